@@ -1,0 +1,190 @@
+/*
+ * nvrar.h: GPU-resident all-reduce for tensor-parallel inference, built on NVSHMEM.
+ *
+ * The only public header of libnvrar. Plain C11; compiles as C and C++.
+ *
+ * Typical use, one process per GPU:
+ *
+ *   nvrar_unique_id_t id;
+ *   if (rank == 0) nvrar_get_unique_id(&id);
+ *   ... ship the 128 bytes of id to every rank (MPI, torch.distributed, a file) ...
+ *   nvrar_config_t config = NVRAR_CONFIG_INITIALIZER;
+ *   nvrar_comm_t comm;
+ *   nvrar_comm_init(&comm, nranks, id, rank, &config);
+ *   nvrar_all_reduce(comm, send, recv, count, NVRAR_BFLOAT16, NVRAR_SUM, stream);
+ *   nvrar_comm_destroy(comm);
+ *
+ * Every rank must issue the same sequence of all-reduces (same count, dtype, op), like NCCL.
+ * All-reduces are stream-ordered, capturable in CUDA graphs, and never allocate, synchronise
+ * the host or read device memory from the host.
+ */
+#ifndef NVRAR_H
+#define NVRAR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NVRAR_MAJOR 0
+#define NVRAR_MINOR 1
+#define NVRAR_PATCH 0
+/* One integer that orders versions: 1000 * (100 * major + minor) + patch. */
+#define NVRAR_VERSION_CODE(major, minor, patch) ((major) * 100000 + (minor) * 1000 + (patch))
+#define NVRAR_VERSION NVRAR_VERSION_CODE(NVRAR_MAJOR, NVRAR_MINOR, NVRAR_PATCH)
+
+#if defined(__GNUC__)
+#define NVRAR_API __attribute__((visibility("default")))
+#else
+#define NVRAR_API
+#endif
+
+/* Result codes. The numbers are fixed: they never change meaning between versions. */
+typedef enum nvrar_result {
+  NVRAR_SUCCESS = 0,
+  NVRAR_ERR_INVALID_ARGUMENT = 1, /* a bad argument; nothing was changed */
+  NVRAR_ERR_INVALID_USAGE = 2,    /* a call out of order: after destroy, twice, wrong device */
+  NVRAR_ERR_CUDA = 3,             /* a CUDA call failed; the message names it */
+  NVRAR_ERR_NVSHMEM = 4,          /* NVSHMEM init or allocation failed */
+  NVRAR_ERR_OUT_OF_MEMORY = 5,    /* the symmetric heap or the device ran out */
+  NVRAR_ERR_TIMEOUT = 6,          /* a device-side wait for a peer ran past its deadline */
+  NVRAR_ERR_UNSUPPORTED = 7,      /* valid but not supported by this build or topology */
+  NVRAR_ERR_VERSION = 8,          /* unique id or config from another nvrar version */
+  NVRAR_ERR_ABORTED = 9,          /* the communicator was aborted */
+  NVRAR_ERR_INTERNAL = 10,        /* a bug in nvrar: please report it */
+  NVRAR_NUM_RESULTS = 11
+} nvrar_result_t;
+
+typedef enum nvrar_dtype {
+  NVRAR_FLOAT32 = 0,
+  NVRAR_FLOAT16 = 1,
+  NVRAR_BFLOAT16 = 2,
+  NVRAR_NUM_DTYPES = 3
+} nvrar_dtype_t;
+
+typedef enum nvrar_op { NVRAR_SUM = 0, NVRAR_MAX = 1, NVRAR_MIN = 2, NVRAR_NUM_OPS = 3 } nvrar_op_t;
+
+/* Algorithms. AUTO picks by message size from thresholds measured on H200 (src/tune.c). */
+typedef enum nvrar_algo {
+  NVRAR_ALGO_AUTO = 0,
+  NVRAR_ALGO_ONESHOT = 1, /* flag-in-data push to every peer, one NVLink crossing: small messages */
+  NVRAR_ALGO_TWOSHOT = 2, /* reduce-scatter then all-gather: medium and large messages */
+  NVRAR_NUM_ALGOS = 3
+} nvrar_algo_t;
+
+/* 128 bytes, opaque; wraps NVSHMEM's unique id and nvrar's version. Ship it by value. */
+#define NVRAR_UNIQUE_ID_BYTES 128
+typedef struct nvrar_unique_id {
+  char internal[NVRAR_UNIQUE_ID_BYTES];
+} nvrar_unique_id_t;
+
+typedef struct nvrar_comm *nvrar_comm_t;
+
+/* cudaStream_t without including CUDA's headers: the same type. */
+struct CUstream_st;
+typedef struct CUstream_st *nvrar_stream_t;
+
+/*
+ * Communicator configuration. Always start from NVRAR_CONFIG_INITIALIZER so that `size` and
+ * `version` are right; a field left at its initializer value means "default, or the environment
+ * variable named beside it". Fields set here win over the environment.
+ */
+typedef struct nvrar_config {
+  size_t size;                /* sizeof(nvrar_config_t) of the caller's header */
+  unsigned int version;       /* NVRAR_VERSION of the caller's header */
+  int device;                 /* CUDA device of this rank; -1: the current device */
+  size_t memory_bytes;        /* GPU memory budget per rank, symmetric heap included (NVRAR_MEMORY_BYTES) */
+  nvrar_algo_t algo;          /* force one algorithm (NVRAR_ALGO) */
+  int num_blocks;             /* 0: planner's choice (NVRAR_NUM_BLOCKS) */
+  int threads_per_block;      /* 0: planner's choice (NVRAR_THREADS_PER_BLOCK) */
+  size_t oneshot_max_bytes;   /* largest message for one-shot under AUTO; 0: measured table */
+  double timeout_seconds;     /* bound on every device-side wait; 0: 30 s (NVRAR_TIMEOUT) */
+} nvrar_config_t;
+
+#define NVRAR_CONFIG_INITIALIZER \
+  { sizeof(nvrar_config_t), NVRAR_VERSION, -1, 0, NVRAR_ALGO_AUTO, 0, 0, 0, 0.0 }
+
+/* Version of the loaded library, as NVRAR_VERSION_CODE. Never fails for a non-null pointer. */
+NVRAR_API nvrar_result_t nvrar_get_version(int *version);
+
+/* A static, human-readable name for a result code ("unknown result" for others). */
+NVRAR_API const char *nvrar_result_string(nvrar_result_t result);
+
+/*
+ * The message of the last failed call made by this thread (empty string if none). The text
+ * says what was wrong and where; it stays valid until this thread's next nvrar call.
+ */
+NVRAR_API const char *nvrar_get_last_error(void);
+
+/* Fills *id with a fresh unique id. Call on one rank only, then ship the id to all ranks. */
+NVRAR_API nvrar_result_t nvrar_get_unique_id(nvrar_unique_id_t *id);
+
+/*
+ * Collective: every rank of the job calls it with the same nranks and id, its own rank.
+ * Binds the communicator to config->device (or the current device). Takes GPU memory up to
+ * config->memory_bytes (default 256 MiB) including NVSHMEM's symmetric heap, which nvrar sizes
+ * itself unless NVSHMEM_SYMMETRIC_SIZE is set. One communicator per process at a time (NVSHMEM
+ * has one world per process): a second init before destroy gives NVRAR_ERR_UNSUPPORTED.
+ * config may be NULL for all defaults. Blocks until all ranks have joined.
+ */
+NVRAR_API nvrar_result_t nvrar_comm_init(nvrar_comm_t *comm, int nranks, nvrar_unique_id_t id,
+                                         int rank, const nvrar_config_t *config);
+
+/*
+ * Collective: waits for this rank's outstanding all-reduces, frees everything the communicator
+ * holds and finalises NVSHMEM. comm must not be used afterwards.
+ */
+NVRAR_API nvrar_result_t nvrar_comm_destroy(nvrar_comm_t comm);
+
+/*
+ * Local: marks the communicator aborted so that running and future kernels stop waiting for peers,
+ * then frees what can be freed without peers. Use after NVRAR_ERR_TIMEOUT or a lost peer.
+ */
+NVRAR_API nvrar_result_t nvrar_comm_abort(nvrar_comm_t comm);
+
+/*
+ * Local, non-blocking: the first error a kernel of this communicator recorded (NVRAR_ERR_TIMEOUT
+ * when a peer never arrived), or NVRAR_SUCCESS. Reads host-mapped memory; never synchronises.
+ */
+NVRAR_API nvrar_result_t nvrar_comm_get_async_error(nvrar_comm_t comm, nvrar_result_t *async_error);
+
+NVRAR_API nvrar_result_t nvrar_comm_rank(nvrar_comm_t comm, int *rank);
+NVRAR_API nvrar_result_t nvrar_comm_size(nvrar_comm_t comm, int *nranks);
+NVRAR_API nvrar_result_t nvrar_comm_device(nvrar_comm_t comm, int *device);
+/* Number of ranks on this rank's node (ranks whose memory this rank reaches over NVLink). */
+NVRAR_API nvrar_result_t nvrar_comm_local_size(nvrar_comm_t comm, int *local_size);
+
+/*
+ * Collective (every rank, same bytes, same order): a buffer in NVSHMEM's symmetric heap.
+ * All-reduces whose sendbuf lies in such a buffer read it in place on the peers, without the
+ * copy other inputs get. The heap is the budget of nvrar_comm_init; NVRAR_ERR_OUT_OF_MEMORY when
+ * it is spent. Free with nvrar_free, collectively, before nvrar_comm_destroy.
+ */
+NVRAR_API nvrar_result_t nvrar_malloc(nvrar_comm_t comm, size_t bytes, void **ptr);
+NVRAR_API nvrar_result_t nvrar_free(nvrar_comm_t comm, void *ptr);
+
+/*
+ * Collective: recvbuf[i] = op over ranks r = 0..n-1, in that order, of sendbuf_r[i].
+ * fp16 and bf16 accumulate in fp32 and round once, so every rank gets bitwise the same result,
+ * whichever algorithm runs. In place when sendbuf == recvbuf; otherwise the buffers must not
+ * overlap. Any count (0 is a no-op); any alignment of the element type (16-byte aligned buffers
+ * take the fast path). Both buffers must be device memory of the communicator's device.
+ * Enqueued on stream; returns before the data moves. Capturable in a CUDA graph; replays advance
+ * the device-side epoch by themselves.
+ * Errors: NVRAR_ERR_INVALID_ARGUMENT (nothing enqueued), NVRAR_ERR_TIMEOUT if an earlier call
+ * timed out waiting for a peer (the communicator must then be aborted), NVRAR_ERR_CUDA.
+ * Thread safety: one thread per communicator at a time.
+ */
+NVRAR_API nvrar_result_t nvrar_all_reduce(nvrar_comm_t comm, const void *sendbuf, void *recvbuf,
+                                          size_t count, nvrar_dtype_t dtype, nvrar_op_t op,
+                                          nvrar_stream_t stream);
+
+/* Bytes per element of dtype, 0 for an unknown dtype. */
+NVRAR_API size_t nvrar_dtype_size(nvrar_dtype_t dtype);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NVRAR_H */

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# One call on the GPU machine: build if needed, run the GPU tests on 2 and 4 ranks, run nvrar_perf
+# against NCCL in the same run, write every log under $OUT and print a short table last.
+#
+#   scripts/gpu_check.sh [full|quick|bench|tests]     (default full)
+#
+# Env: BUILD (build dir, default build), LOGS (default /tmp/nvrar-gpu-check), OUT (if set, the logs
+#      are packed into $LOGS/gpu_check.tgz: the device tool brings back only a few files),
+#      NVRAR_TEST_REPLAYS (graph replays in test_graph; full: 100000, quick: 5000).
+set -uo pipefail
+export NCCL_NVLS_ENABLE=0 NVSHMEM_DISABLE_NVLS=1 TORCH_SYMM_MEM_DISABLE_MULTICAST=1
+
+mode=${1:-full}
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+LOGS=${LOGS:-/tmp/nvrar-gpu-check}
+mkdir -p "$LOGS"
+summary="$LOGS/summary.txt"
+: > "$summary"
+
+# NVSHMEM and NCCL from the python3 wheels when present (binaries carried from another machine
+# carry that machine's rpath).
+wheel_dir() { python3 -c "import nvidia.$1 as m; print(list(m.__path__)[0])" 2>/dev/null; }
+nvshmem_dir=$(wheel_dir nvshmem) && export LD_LIBRARY_PATH="$nvshmem_dir/lib:${LD_LIBRARY_PATH:-}"
+nccl_dir=$(wheel_dir nccl) && export NVRAR_NCCL_LIBRARY="${NVRAR_NCCL_LIBRARY:-$nccl_dir/lib/libnccl.so.2}"
+
+if [ ! -x "$BUILD/bin/nvrar_perf" ] || [ ! -x "$BUILD/bin/test_allreduce" ]; then
+  echo "== building in $BUILD"
+  { cmake -S . -B "$BUILD" -G Ninja && ninja -C "$BUILD"; } > "$LOGS/build.log" 2>&1 || { tail -30 "$LOGS/build.log"; exit 1; }
+fi
+bin="$BUILD/bin"
+ngpu=$(nvidia-smi -L 2>/dev/null | grep -c GPU || true)
+echo "== $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1), $ngpu GPUs, mode $mode"
+
+# run NAME TIMEOUT CMD...: logs to $LOGS/NAME.log, records pass/fail/skip and seconds.
+run() {
+  local name=$1 limit=$2
+  shift 2
+  local t0=$SECONDS
+  timeout --kill-after=10 "$limit" "$@" > "$LOGS/$name.log" 2>&1
+  local rc=$?
+  local verdict=PASS
+  [ $rc -eq 77 ] && verdict=SKIP
+  [ $rc -eq 124 ] && verdict="TIMEOUT(${limit}s)"
+  [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ $rc -ne 124 ] && verdict="FAIL(rc=$rc)"
+  printf '%-34s %-14s %4ds  %s\n' "$name" "$verdict" $((SECONDS - t0)) "$(grep -E '^(test_|  algo|SKIP)' "$LOGS/$name.log" | tail -1 | cut -c1-110)" | tee -a "$summary"
+  [ "$verdict" = PASS ] || [ "$verdict" = SKIP ] || tail -15 "$LOGS/$name.log"
+}
+
+if [ "$mode" != bench ]; then
+  replays=${NVRAR_TEST_REPLAYS:-100000}
+  [ "$mode" = quick ] && replays=${NVRAR_TEST_REPLAYS:-5000}
+  for n in 2 4; do
+    [ "$ngpu" -ge $n ] || continue
+    for algo in auto oneshot twoshot; do
+      NVRAR_ALGO=$algo run "allreduce.$algo.g$n" 300 "$bin/test_allreduce" -g $n
+      NVRAR_ALGO=$algo NVRAR_TEST_REPLAYS=$replays run "graph.$algo.g$n" 300 "$bin/test_graph" -g $n
+    done
+  done
+  for algo in oneshot twoshot; do
+    NVRAR_ALGO=$algo run "timeout.$algo.g2" 60 "$bin/test_timeout" -g 2
+  done
+fi
+
+if [ "$mode" != tests ]; then
+  perf() { # name ranks args...
+    local name=$1 n=$2
+    shift 2
+    [ "$ngpu" -ge "$n" ] || return 0
+    run "perf.$name" 240 "$bin/nvrar_perf" -g "$n" -d bfloat16 -n 20 -w 5 -c 1 --compare nccl -J "$LOGS/perf.$name.json" "$@"
+  }
+  perf graph.g4 4 -b 1K -e 64M -G 20
+  perf eager.g4 4 -b 1K -e 64M
+  perf graph.g2 2 -b 1K -e 64M -G 20
+  if [ "$mode" = full ] || [ "$mode" = bench ]; then
+    perf graph.g4.oneshot 4 -b 1K -e 4M -G 20 -A oneshot
+    perf graph.g4.twoshot 4 -b 1K -e 4M -G 20 -A twoshot
+    perf graph.g2.oneshot 2 -b 1K -e 4M -G 20 -A oneshot
+    perf graph.g2.twoshot 2 -b 1K -e 4M -G 20 -A twoshot
+  fi
+  echo
+  echo "== nvrar vs NCCL, bf16, out-of-place, us per call (nvrar / nccl / speed-up)"
+  python3 - "$LOGS" <<'EOF'
+import json, os, sys
+out = sys.argv[1]
+runs = [r for r in ("graph.g4", "eager.g4", "graph.g2", "graph.g4.oneshot", "graph.g4.twoshot",
+                    "graph.g2.oneshot", "graph.g2.twoshot") if os.path.exists(f"{out}/perf.{r}.json")]
+data = {r: {row["bytes"]: row for row in json.load(open(f"{out}/perf.{r}.json"))["rows"]} for r in runs}
+sizes = sorted({b for d in data.values() for b in d})
+print("%10s" % "bytes" + "".join("%25s" % r for r in runs))
+for b in sizes:
+    cells = []
+    for r in runs:
+        row = data[r].get(b)
+        cells.append("%25s" % ("" if row is None else "%7.2f %7.2f %5.2fx%s" % (
+            row["time_us"], row["nccl_us"], row["nccl_us"] / row["time_us"],
+            "!" if row["wrong"] or row["inplace_wrong"] else " ")))
+    print("%10d" % b + "".join(cells))
+EOF
+fi
+echo
+echo "== summary (logs in $LOGS)"
+cat "$summary"
+[ -n "${OUT:-}" ] && tar czf "$OUT/gpu_check.tgz" -C "$LOGS" .
+! grep -qE 'FAIL|TIMEOUT' "$summary"

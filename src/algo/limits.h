@@ -1,0 +1,13 @@
+/* Compile-time limits shared by host code, kernels and tests. */
+#ifndef NVRAR_ALGO_LIMITS_H
+#define NVRAR_ALGO_LIMITS_H
+
+#define NVRAR_MAX_RANKS 8      /* ranks reached over NVLink by one kernel */
+#define NVRAR_MAX_BLOCKS 64    /* grid size bound: per-block flags and sequence counters */
+#define NVRAR_MAX_THREADS 512  /* block size bound: keeps 128 registers per thread, no spills */
+#define NVRAR_PACK_BYTES 16    /* one 16-byte vector access: the unit of all data movement */
+#define NVRAR_LL_CELL_BYTES 16 /* one-shot cell: 8 data bytes + two 4-byte flags */
+#define NVRAR_MAX_USER_BUFFERS 256 /* live nvrar_malloc buffers per communicator */
+#define NVRAR_MIN_MEMORY_BYTES (32 << 20) /* below this the staging would be too small to be useful */
+
+#endif

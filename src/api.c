@@ -1,0 +1,159 @@
+/*
+ * Public API: every argument is validated here, before anything is changed or enqueued; then the
+ * communicator layer (comm.c) plans and launches.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include <cuda_runtime_api.h>
+
+#include "comm.h"
+#include "shmem.h"
+
+nvrar_result_t nvrar_get_version(int *version) {
+  if (!version) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_get_version: version is NULL");
+  *version = NVRAR_VERSION;
+  return NVRAR_SUCCESS;
+}
+
+/* ---- unique id: nvrar's stamp, then NVSHMEM's id (whose tail is always zero) ---- */
+#define UID_MAGIC 0x4152564eu /* "NVRA" */
+typedef struct uid_layout {
+  uint32_t magic;
+  uint32_t version;
+  char shmem[NVRAR_UNIQUE_ID_BYTES - 8];
+} uid_layout_t;
+
+nvrar_result_t nvrar_get_unique_id(nvrar_unique_id_t *id) {
+  if (!id) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_get_unique_id: id is NULL");
+  char shmem_id[NVRAR_UNIQUE_ID_BYTES];
+  if (nvrar_shmem_uniqueid_bytes() != NVRAR_UNIQUE_ID_BYTES)
+    return nvrar_error(NVRAR_ERR_INTERNAL, "NVSHMEM's unique id is %d bytes, expected %d", nvrar_shmem_uniqueid_bytes(),
+                       NVRAR_UNIQUE_ID_BYTES);
+  int status = nvrar_shmem_get_uniqueid(shmem_id);
+  if (status != 0)
+    return nvrar_error(NVRAR_ERR_NVSHMEM, "nvrar_get_unique_id: nvshmemx_get_uniqueid failed (status %d)", status);
+  for (int i = NVRAR_UNIQUE_ID_BYTES - 8; i < NVRAR_UNIQUE_ID_BYTES; i++)
+    if (shmem_id[i] != 0)
+      return nvrar_error(NVRAR_ERR_INTERNAL, "NVSHMEM's unique id uses its last 8 bytes; nvrar cannot stamp it");
+  uid_layout_t uid;
+  uid.magic = UID_MAGIC;
+  uid.version = NVRAR_VERSION;
+  memcpy(uid.shmem, shmem_id, sizeof uid.shmem);
+  memcpy(id->internal, &uid, sizeof uid);
+  return NVRAR_SUCCESS;
+}
+
+static nvrar_result_t uid_unpack(const nvrar_unique_id_t *id, char shmem_id[NVRAR_UNIQUE_ID_BYTES]) {
+  uid_layout_t uid;
+  memcpy(&uid, id->internal, sizeof uid);
+  if (uid.magic != UID_MAGIC)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_init: id was not made by nvrar_get_unique_id");
+  if (uid.version != NVRAR_VERSION)
+    return nvrar_error(NVRAR_ERR_VERSION, "nvrar_comm_init: unique id from nvrar version %u, this library is %d",
+                       uid.version, NVRAR_VERSION);
+  memset(shmem_id, 0, NVRAR_UNIQUE_ID_BYTES);
+  memcpy(shmem_id, uid.shmem, sizeof uid.shmem);
+  return NVRAR_SUCCESS;
+}
+
+/* ---- communicator handles ---- */
+static nvrar_result_t check_comm(nvrar_comm_t comm, const char *fn) {
+  if (!comm) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "%s: comm is NULL", fn);
+  if (!nvrar_comm_is_live(comm))
+    return nvrar_error(NVRAR_ERR_INVALID_USAGE, "%s: comm %p was destroyed or never created", fn, (void *)comm);
+  return NVRAR_SUCCESS;
+}
+
+nvrar_result_t nvrar_comm_init(nvrar_comm_t *comm, int nranks, nvrar_unique_id_t id, int rank,
+                               const nvrar_config_t *config) {
+  if (!comm) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_init: comm is NULL");
+  if (nranks < 1 || nranks > NVRAR_MAX_RANKS)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_init: nranks %d is outside 1-%d (one node)", nranks,
+                       NVRAR_MAX_RANKS);
+  if (rank < 0 || rank >= nranks)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_init: rank %d is outside 0-%d", rank, nranks - 1);
+  char shmem_id[NVRAR_UNIQUE_ID_BYTES];
+  NVRAR_CHECK(uid_unpack(&id, shmem_id));
+  nvrar_settings_t settings;
+  NVRAR_CHECK(nvrar_settings_resolve(config, NULL, &settings));
+  return nvrar_comm_create(comm, nranks, shmem_id, rank, &settings);
+}
+
+nvrar_result_t nvrar_comm_destroy(nvrar_comm_t comm) {
+  NVRAR_CHECK(check_comm(comm, "nvrar_comm_destroy"));
+  return nvrar_comm_destroy_impl(comm);
+}
+
+nvrar_result_t nvrar_comm_abort(nvrar_comm_t comm) {
+  NVRAR_CHECK(check_comm(comm, "nvrar_comm_abort"));
+  return nvrar_comm_abort_impl(comm);
+}
+
+nvrar_result_t nvrar_comm_get_async_error(nvrar_comm_t comm, nvrar_result_t *async_error) {
+  NVRAR_CHECK(check_comm(comm, "nvrar_comm_get_async_error"));
+  if (!async_error) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_get_async_error: async_error is NULL");
+  *async_error = nvrar_comm_async_error(comm);
+  return NVRAR_SUCCESS;
+}
+
+#define COMM_QUERY(fn, field)                                                                 \
+  nvrar_result_t fn(nvrar_comm_t comm, int *out) {                                            \
+    NVRAR_CHECK(check_comm(comm, #fn));                                                       \
+    if (!out) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "%s: output pointer is NULL", #fn); \
+    *out = comm->field;                                                                       \
+    return NVRAR_SUCCESS;                                                                     \
+  }
+COMM_QUERY(nvrar_comm_rank, rank)
+COMM_QUERY(nvrar_comm_size, nranks)
+COMM_QUERY(nvrar_comm_device, device)
+COMM_QUERY(nvrar_comm_local_size, local_size)
+
+nvrar_result_t nvrar_malloc(nvrar_comm_t comm, size_t bytes, void **ptr) {
+  NVRAR_CHECK(check_comm(comm, "nvrar_malloc"));
+  if (!ptr) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_malloc: ptr is NULL");
+  if (!bytes) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_malloc: bytes is 0");
+  return nvrar_comm_malloc(comm, bytes, ptr);
+}
+
+nvrar_result_t nvrar_free(nvrar_comm_t comm, void *ptr) {
+  NVRAR_CHECK(check_comm(comm, "nvrar_free"));
+  if (!ptr) return NVRAR_SUCCESS;
+  return nvrar_comm_free(comm, ptr);
+}
+
+/* ---- all-reduce ---- */
+
+static nvrar_result_t check_device_buffer(const void *ptr, int device, const char *name) {
+  struct cudaPointerAttributes attr;
+  cudaError_t e = cudaPointerGetAttributes(&attr, ptr);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_all_reduce: %s %p is not CUDA memory (%s)", name, ptr,
+                       cudaGetErrorString(e));
+  }
+  if (attr.type != cudaMemoryTypeDevice && attr.type != cudaMemoryTypeManaged)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_all_reduce: %s %p is host memory, not device memory", name, ptr);
+  if (attr.device != device)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT,
+                       "nvrar_all_reduce: %s %p is on device %d but the communicator is on device %d", name, ptr,
+                       attr.device, device);
+  return NVRAR_SUCCESS;
+}
+
+nvrar_result_t nvrar_all_reduce(nvrar_comm_t comm, const void *sendbuf, void *recvbuf, size_t count,
+                                nvrar_dtype_t dtype, nvrar_op_t op, nvrar_stream_t stream) {
+  NVRAR_CHECK(check_comm(comm, "nvrar_all_reduce"));
+  size_t bytes = 0;
+  NVRAR_CHECK(nvrar_validate_all_reduce(sendbuf, recvbuf, count, dtype, op, &bytes));
+  nvrar_result_t async = nvrar_comm_async_error(comm);
+  if (async == NVRAR_ERR_TIMEOUT)
+    return nvrar_error(NVRAR_ERR_TIMEOUT, "nvrar_all_reduce: an earlier all-reduce on rank %d timed out waiting for a "
+                                          "peer; abort the communicator", comm->rank);
+  if (async != NVRAR_SUCCESS)
+    return nvrar_error(async, "nvrar_all_reduce: the communicator is in error (%s)", nvrar_result_string(async));
+  if (count == 0) return NVRAR_SUCCESS;
+  NVRAR_CHECK(check_device_buffer(sendbuf, comm->device, "sendbuf"));
+  if (recvbuf != sendbuf) NVRAR_CHECK(check_device_buffer(recvbuf, comm->device, "recvbuf"));
+  return nvrar_comm_enqueue(comm, sendbuf, recvbuf, count, bytes, dtype, op, stream);
+}

@@ -1,0 +1,348 @@
+/*
+ * Communicator lifecycle: NVSHMEM init from a unique id, the symmetric staging and flags, the peer
+ * pointer table, device-side epochs and the host-mapped error words; and the launch of a planned
+ * all-reduce. Arguments arrive here already validated by api.c.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cuda_runtime_api.h>
+
+#include "comm.h"
+#include "shmem.h"
+
+#define CUDA_TRY(call, res, label)                                                                  \
+  do {                                                                                              \
+    cudaError_t e_ = (call);                                                                        \
+    if (e_ != cudaSuccess) {                                                                        \
+      (void)cudaGetLastError();                                                                     \
+      (res) = nvrar_error(NVRAR_ERR_CUDA, "%s failed: %s (%s:%d)", #call, cudaGetErrorString(e_), __FILE__, \
+                          __LINE__);                                                                \
+      goto label;                                                                                   \
+    }                                                                                               \
+  } while (0)
+
+/* ---- registry of live communicators (NVSHMEM allows one world per process) ---- */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static nvrar_comm_t live_comm;
+static int shmem_initialized; /* NVSHMEM is up in this process (also after an abort) */
+
+int nvrar_comm_is_live(nvrar_comm_t comm) {
+  pthread_mutex_lock(&registry_lock);
+  int live = comm && comm == live_comm;
+  pthread_mutex_unlock(&registry_lock);
+  return live;
+}
+
+/*
+ * NVSHMEM overhead beyond its symmetric heap (bootstrap, teams, internal buffers), subtracted from
+ * the budget before sizing the heap. Measured on H200 with NVSHMEM 3.4.5: see bench/results.
+ */
+#define SHMEM_OVERHEAD_BYTES ((size_t)48 << 20)
+#define ONESHOT_MAX_PIECE_BYTES ((size_t)1 << 20)
+#define TWOSHOT_STAGE_BYTES ((size_t)32 << 20)
+#define HEAP_ALIGN ((size_t)2 << 20)
+
+static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
+
+/* Sizes of the staging areas for this budget and rank count. */
+static void plan_heap(const nvrar_settings_t *s, int nranks, size_t *heap_bytes, nvrar_capacity_t *cap,
+                      size_t *flags_bytes, size_t *cells_bytes, size_t *stage_bytes) {
+  size_t avail = s->memory_bytes > SHMEM_OVERHEAD_BYTES + (16u << 20) ? s->memory_bytes - SHMEM_OVERHEAD_BYTES
+                                                                     : (16u << 20);
+  size_t quarter = avail / 4;
+  /* one-shot: 2 parities x nranks sources x piece, cells twice the data */
+  size_t piece = ONESHOT_MAX_PIECE_BYTES;
+  while (piece > 4096 && 2 * (size_t)nranks * 2 * piece > quarter) piece /= 2;
+  size_t stage = TWOSHOT_STAGE_BYTES;
+  while (stage > 65536 && stage > quarter) stage /= 2;
+  cap->oneshot_packs = piece / NVRAR_PACK_BYTES;
+  cap->slice_packs = stage / NVRAR_PACK_BYTES / (size_t)nranks;
+  *flags_bytes = round_up(2 * NVRAR_MAX_BLOCKS * NVRAR_MAX_RANKS * sizeof(uint32_t), 4096);
+  *cells_bytes = 2 * (size_t)nranks * cap->oneshot_packs * 2 * NVRAR_LL_CELL_BYTES;
+  *stage_bytes = (size_t)nranks * cap->slice_packs * NVRAR_PACK_BYTES;
+  *heap_bytes = round_up(avail, HEAP_ALIGN);
+}
+
+/* Set an NVSHMEM variable unless the user already did: the user's choice always wins. */
+static void shmem_default_env(const char *name, const char *value) {
+  if (!getenv(name)) {
+    setenv(name, value, 0);
+    NVRAR_INFO(NVRAR_SUBSYS_INIT, "set %s=%s", name, value);
+  }
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void comm_release_local(nvrar_comm_t comm) {
+  if (comm->sync) cudaFree(comm->sync);
+  if (comm->host_words) cudaFreeHost(comm->host_words);
+  comm->sync = NULL;
+  comm->host_words = NULL;
+  (void)cudaGetLastError();
+}
+
+nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shmem_id, int rank,
+                                 const nvrar_settings_t *settings) {
+  nvrar_result_t res = NVRAR_SUCCESS;
+  double t0 = now_seconds();
+  pthread_mutex_lock(&registry_lock);
+  if (live_comm || shmem_initialized) {
+    pthread_mutex_unlock(&registry_lock);
+    return nvrar_error(NVRAR_ERR_UNSUPPORTED,
+                       live_comm ? "nvrar_comm_init: this process already has a communicator; NVSHMEM has one world "
+                                   "per process, destroy it first"
+                                 : "nvrar_comm_init: an aborted communicator left NVSHMEM initialised in this "
+                                   "process; a new one needs a new process");
+  }
+  shmem_initialized = 1; /* claimed; cleared again below if init fails before NVSHMEM is up */
+  pthread_mutex_unlock(&registry_lock);
+
+  nvrar_comm_t comm = calloc(1, sizeof *comm);
+  int shmem_up = 0;
+  if (!comm) {
+    res = nvrar_error(NVRAR_ERR_OUT_OF_MEMORY, "nvrar_comm_init: out of host memory");
+    goto fail;
+  }
+  comm->rank = rank;
+  comm->nranks = nranks;
+  comm->settings = *settings;
+  int device = settings->device;
+  if (device < 0) CUDA_TRY(cudaGetDevice(&device), res, fail);
+  int ndev = 0;
+  CUDA_TRY(cudaGetDeviceCount(&ndev), res, fail);
+  if (device >= ndev) {
+    res = nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_init: device %d does not exist (%d visible)", device, ndev);
+    goto fail;
+  }
+  comm->device = device;
+  CUDA_TRY(cudaSetDevice(device), res, fail);
+  CUDA_TRY(cudaFree(0), res, fail);
+  size_t free_before = 0, free_after = 0, total = 0;
+  CUDA_TRY(cudaMemGetInfo(&free_before, &total), res, fail);
+
+  size_t flags_bytes, cells_bytes, stage_bytes;
+  plan_heap(settings, nranks, &comm->heap_bytes, &comm->capacity, &flags_bytes, &cells_bytes, &stage_bytes);
+  char heap_text[32];
+  snprintf(heap_text, sizeof heap_text, "%zu", comm->heap_bytes);
+  shmem_default_env("NVSHMEM_SYMMETRIC_SIZE", heap_text);
+  shmem_default_env("NVSHMEM_CUMEM_GRANULARITY", "2097152");
+  shmem_default_env("NVSHMEM_DISABLE_NVLS", "1"); /* nvrar uses no multicast; never create it */
+  const char *user_heap = getenv("NVSHMEM_SYMMETRIC_SIZE");
+  if (user_heap && strcmp(user_heap, heap_text)) {
+    size_t parsed = 0;
+    if (!nvrar_parse_size(user_heap, &parsed)) comm->heap_bytes = parsed;
+    NVRAR_WARN("NVSHMEM_SYMMETRIC_SIZE=%s set by the user overrides nvrar's memory budget", user_heap);
+  }
+
+  int status = nvrar_shmem_init(rank, nranks, shmem_id);
+  if (status != 0) {
+    res = nvrar_error(NVRAR_ERR_NVSHMEM, "nvrar_comm_init: NVSHMEM init with a unique id failed (status %d) on rank %d of %d",
+                      status, rank, nranks);
+    goto fail;
+  }
+  shmem_up = 1;
+  if (nvrar_shmem_my_pe() != rank || nvrar_shmem_n_pes() != nranks) {
+    res = nvrar_error(NVRAR_ERR_NVSHMEM, "nvrar_comm_init: NVSHMEM reports pe %d of %d, expected rank %d of %d",
+                      nvrar_shmem_my_pe(), nvrar_shmem_n_pes(), rank, nranks);
+    goto fail;
+  }
+  comm->local_size = nvrar_shmem_node_size();
+  if (comm->local_size != nranks) {
+    res = nvrar_error(NVRAR_ERR_UNSUPPORTED,
+                      "nvrar_comm_init: %d ranks span several nodes (%d on this one); this release reduces within one "
+                      "node only", nranks, comm->local_size);
+    goto fail;
+  }
+
+  size_t used = flags_bytes + cells_bytes + stage_bytes;
+  comm->heap = nvrar_shmem_calloc(used);
+  if (!comm->heap) {
+    res = nvrar_error(NVRAR_ERR_OUT_OF_MEMORY,
+                      "nvrar_comm_init: NVSHMEM could not allocate %zu bytes of staging from its %zu-byte heap", used,
+                      comm->heap_bytes);
+    goto fail;
+  }
+  comm->heap_used = used;
+  CUDA_TRY(cudaDeviceSynchronize(), res, fail);
+  nvrar_shmem_barrier_all(); /* every rank's staging is zeroed before anyone writes into it */
+
+  CUDA_TRY(cudaMalloc((void **)&comm->sync, sizeof(nvrar_device_sync_t)), res, fail);
+  CUDA_TRY(cudaMemset(comm->sync, 0, sizeof(nvrar_device_sync_t)), res, fail);
+  CUDA_TRY(cudaHostAlloc((void **)&comm->host_words, 2 * sizeof(int), cudaHostAllocMapped), res, fail);
+  comm->host_words[0] = comm->host_words[1] = 0;
+  int *dev_words = NULL;
+  CUDA_TRY(cudaHostGetDevicePointer((void **)&dev_words, comm->host_words, 0), res, fail);
+
+  nvrar_kernel_args_t base;
+  memset(&base, 0, sizeof base);
+  base.rank = rank;
+  base.nranks = nranks;
+  base.sync = comm->sync;
+  base.error = dev_words;
+  base.abort_flag = dev_words + 1;
+  base.timeout_ns = (uint64_t)(settings->timeout_seconds * 1e9);
+  comm->oneshot_args = base;
+  comm->twoshot_args = base;
+  comm->oneshot_args.slice_cap = comm->capacity.oneshot_packs;
+  comm->twoshot_args.slice_cap = comm->capacity.slice_packs;
+  char *heap = comm->heap;
+  for (int pe = 0; pe < nranks; pe++) {
+    char *peer = nvrar_shmem_ptr(heap, pe);
+    if (!peer) {
+      res = nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_comm_init: rank %d cannot reach rank %d's memory directly "
+                                               "(no NVLink or P2P path)", rank, pe);
+      goto fail;
+    }
+    comm->oneshot_args.flags[pe] = comm->twoshot_args.flags[pe] = (uint32_t *)peer;
+    comm->oneshot_args.stage[pe] = peer + flags_bytes;
+    comm->twoshot_args.stage[pe] = peer + flags_bytes + cells_bytes;
+  }
+
+  CUDA_TRY(cudaMemGetInfo(&free_after, &total), res, fail);
+  comm->memory_taken = free_before > free_after ? free_before - free_after : 0;
+  if (comm->memory_taken > settings->memory_bytes)
+    NVRAR_WARN("init took %zu MiB of device memory, over the %zu MiB budget", comm->memory_taken >> 20,
+               settings->memory_bytes >> 20);
+  NVRAR_INFO(NVRAR_SUBSYS_INIT,
+             "rank %d/%d device %d: init %.2f s, heap %zu MiB (staging %zu KiB), device memory taken %zu MiB, "
+             "one-shot piece %llu KiB, two-shot slot %llu KiB",
+             rank, nranks, device, now_seconds() - t0, comm->heap_bytes >> 20, used >> 10, comm->memory_taken >> 20,
+             (unsigned long long)(comm->capacity.oneshot_packs * NVRAR_PACK_BYTES) >> 10,
+             (unsigned long long)(comm->capacity.slice_packs * NVRAR_PACK_BYTES) >> 10);
+
+  pthread_mutex_lock(&registry_lock);
+  live_comm = comm;
+  pthread_mutex_unlock(&registry_lock);
+  *out = comm;
+  return NVRAR_SUCCESS;
+
+fail:
+  if (comm) {
+    comm_release_local(comm);
+    if (comm->heap) nvrar_shmem_free(comm->heap);
+    if (shmem_up) nvrar_shmem_finalize();
+    free(comm);
+  }
+  pthread_mutex_lock(&registry_lock);
+  shmem_initialized = 0;
+  pthread_mutex_unlock(&registry_lock);
+  return res;
+}
+
+static void registry_drop(nvrar_comm_t comm, int shmem_still_up) {
+  pthread_mutex_lock(&registry_lock);
+  if (live_comm == comm) live_comm = NULL;
+  shmem_initialized = shmem_still_up;
+  pthread_mutex_unlock(&registry_lock);
+}
+
+nvrar_result_t nvrar_comm_destroy_impl(nvrar_comm_t comm) {
+  nvrar_result_t res = NVRAR_SUCCESS;
+  if (cudaSetDevice(comm->device) != cudaSuccess || cudaDeviceSynchronize() != cudaSuccess) {
+    cudaError_t e = cudaGetLastError();
+    res = nvrar_error(NVRAR_ERR_CUDA, "nvrar_comm_destroy: waiting for outstanding work failed: %s", cudaGetErrorString(e));
+  }
+  int failed = comm->aborted || comm->host_words[0] != 0 || res != NVRAR_SUCCESS;
+  if (failed) {
+    /* A peer may be gone: no collective call, so destroy cannot hang. NVSHMEM stays up. */
+    NVRAR_WARN("destroying a failed communicator without NVSHMEM's collective teardown; NVSHMEM stays initialised "
+               "in this process");
+    comm_release_local(comm);
+    registry_drop(comm, 1);
+    free(comm);
+    return res;
+  }
+  for (int i = 0; i < NVRAR_MAX_USER_BUFFERS; i++)
+    if (comm->user_buffers[i]) nvrar_shmem_free(comm->user_buffers[i]);
+  nvrar_shmem_free(comm->heap);
+  comm_release_local(comm);
+  nvrar_shmem_finalize();
+  registry_drop(comm, 0);
+  free(comm);
+  return res;
+}
+
+nvrar_result_t nvrar_comm_abort_impl(nvrar_comm_t comm) {
+  comm->aborted = 1;
+  /* Running kernels see this after at most ~1 ms of waiting and return; later ones return at once,
+   * so the synchronisation in destroy ends without any peer. */
+  ((volatile int *)comm->host_words)[1] = 1;
+  nvrar_result_t res = nvrar_comm_destroy_impl(comm);
+  return res == NVRAR_ERR_CUDA ? res : NVRAR_SUCCESS;
+}
+
+nvrar_result_t nvrar_comm_async_error(nvrar_comm_t comm) {
+  if (comm->host_words[0] != 0) return (nvrar_result_t)((volatile int *)comm->host_words)[0];
+  return comm->aborted ? NVRAR_ERR_ABORTED : NVRAR_SUCCESS;
+}
+
+nvrar_result_t nvrar_comm_malloc(nvrar_comm_t comm, size_t bytes, void **ptr) {
+  int slot = -1;
+  for (int i = 0; i < NVRAR_MAX_USER_BUFFERS && slot < 0; i++)
+    if (!comm->user_buffers[i]) slot = i;
+  if (slot < 0)
+    return nvrar_error(NVRAR_ERR_OUT_OF_MEMORY, "nvrar_malloc: %d buffers are live, the most one communicator tracks",
+                       NVRAR_MAX_USER_BUFFERS);
+  if (cudaSetDevice(comm->device) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return nvrar_error(NVRAR_ERR_CUDA, "nvrar_malloc: cudaSetDevice(%d) failed", comm->device);
+  }
+  void *p = nvrar_shmem_malloc(bytes);
+  if (!p)
+    return nvrar_error(NVRAR_ERR_OUT_OF_MEMORY,
+                       "nvrar_malloc: %zu bytes do not fit in the symmetric heap (%zu bytes, %zu used by staging); "
+                       "raise NVRAR_MEMORY_BYTES or config.memory_bytes", bytes, comm->heap_bytes, comm->heap_used);
+  comm->user_buffers[slot] = p;
+  *ptr = p;
+  return NVRAR_SUCCESS;
+}
+
+nvrar_result_t nvrar_comm_free(nvrar_comm_t comm, void *ptr) {
+  for (int i = 0; i < NVRAR_MAX_USER_BUFFERS; i++) {
+    if (comm->user_buffers[i] == ptr) {
+      nvrar_shmem_free(ptr);
+      comm->user_buffers[i] = NULL;
+      return NVRAR_SUCCESS;
+    }
+  }
+  return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_free: %p was not returned by nvrar_malloc on this communicator", ptr);
+}
+
+nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *recvbuf, size_t count, size_t bytes,
+                                  nvrar_dtype_t dtype, nvrar_op_t op, void *stream) {
+  if (comm->nranks == 1) {
+    if (sendbuf == recvbuf) return NVRAR_SUCCESS;
+    cudaError_t e = cudaMemcpyAsync(recvbuf, sendbuf, bytes, cudaMemcpyDeviceToDevice, (cudaStream_t)stream);
+    if (e != cudaSuccess) {
+      (void)cudaGetLastError();
+      return nvrar_error(NVRAR_ERR_CUDA, "nvrar_all_reduce: cudaMemcpyAsync failed: %s", cudaGetErrorString(e));
+    }
+    return NVRAR_SUCCESS;
+  }
+  nvrar_plan_t plan;
+  NVRAR_CHECK(nvrar_plan_make(&comm->settings, &comm->capacity, comm->nranks, bytes, &plan));
+  nvrar_kernel_args_t args = plan.algo == NVRAR_ALGO_ONESHOT ? comm->oneshot_args : comm->twoshot_args;
+  args.send = sendbuf;
+  args.recv = recvbuf;
+  args.count = count;
+  args.packs = (bytes + NVRAR_PACK_BYTES - 1) / NVRAR_PACK_BYTES;
+  args.aligned = (((uintptr_t)sendbuf | (uintptr_t)recvbuf) % NVRAR_PACK_BYTES) == 0;
+  int err = plan.algo == NVRAR_ALGO_ONESHOT
+                ? nvrar_launch_oneshot(&args, dtype, op, plan.blocks, plan.threads, stream)
+                : nvrar_launch_twoshot(&args, dtype, op, plan.blocks, plan.threads, stream);
+  if (err != 0)
+    return nvrar_error(NVRAR_ERR_CUDA, "nvrar_all_reduce: %s kernel launch (%d blocks x %d threads) failed: %s",
+                       nvrar_algo_name(plan.algo), plan.blocks, plan.threads, cudaGetErrorString((cudaError_t)err));
+  NVRAR_TRACE(NVRAR_SUBSYS_COLL, "all_reduce %zu x %s %s: %s, %d x %d", count, nvrar_dtype_name(dtype),
+              nvrar_op_name(op), nvrar_algo_name(plan.algo), plan.blocks, plan.threads);
+  return NVRAR_SUCCESS;
+}

@@ -1,0 +1,43 @@
+/* The communicator: what init builds and every all-reduce reads. Internal. */
+#ifndef NVRAR_COMM_H
+#define NVRAR_COMM_H
+
+#include "device/launch.h"
+#include "internal.h"
+
+struct nvrar_comm {
+  int rank;
+  int nranks;
+  int local_size;
+  int device;
+  int aborted;
+  nvrar_settings_t settings;
+  nvrar_capacity_t capacity;
+  /* NVSHMEM symmetric allocation: [flags][one-shot cells][two-shot staging] */
+  void *heap;
+  size_t heap_used;       /* bytes of `heap` */
+  size_t heap_bytes;      /* NVSHMEM_SYMMETRIC_SIZE in force */
+  size_t memory_taken;    /* device memory init took, measured with cudaMemGetInfo */
+  nvrar_device_sync_t *sync;   /* device memory */
+  int *host_words;             /* host-mapped: [0] error from kernels, [1] abort flag */
+  /* Argument templates, filled at init: only buffers, count and alignment change per call. */
+  nvrar_kernel_args_t oneshot_args;
+  nvrar_kernel_args_t twoshot_args;
+  /* nvrar_malloc'd buffers, so destroy can free what the user forgot and nvrar_free can check. */
+  void *user_buffers[NVRAR_MAX_USER_BUFFERS];
+};
+
+/* Registry of live communicators: lets every entry point refuse a destroyed or bogus handle. */
+int nvrar_comm_is_live(nvrar_comm_t comm);
+
+nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shmem_id, int rank,
+                                 const nvrar_settings_t *settings);
+nvrar_result_t nvrar_comm_destroy_impl(nvrar_comm_t comm);
+nvrar_result_t nvrar_comm_abort_impl(nvrar_comm_t comm);
+nvrar_result_t nvrar_comm_async_error(nvrar_comm_t comm);
+nvrar_result_t nvrar_comm_malloc(nvrar_comm_t comm, size_t bytes, void **ptr);
+nvrar_result_t nvrar_comm_free(nvrar_comm_t comm, void *ptr);
+nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *recvbuf, size_t count,
+                                  size_t bytes, nvrar_dtype_t dtype, nvrar_op_t op, void *stream);
+
+#endif

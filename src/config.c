@@ -1,0 +1,188 @@
+/* Settings: defaults from the env registry, then the environment, then the config struct. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "env_table.h"
+#include "internal.h"
+
+int nvrar_parse_size(const char *text, size_t *out) {
+  if (!text) return -1;
+  while (isspace((unsigned char)*text)) text++;
+  if (!isdigit((unsigned char)*text) && *text != '.') return -1;
+  errno = 0;
+  char *end = NULL;
+  double value = strtod(text, &end);
+  if (errno || end == text || value < 0) return -1;
+  double scale = 1;
+  switch (toupper((unsigned char)*end)) {
+    case 'K': scale = 1024.0; end++; break;
+    case 'M': scale = 1024.0 * 1024; end++; break;
+    case 'G': scale = 1024.0 * 1024 * 1024; end++; break;
+    case 'T': scale = 1024.0 * 1024 * 1024 * 1024; end++; break;
+    default: break;
+  }
+  /* Accept K, KB, KiB (all binary: these are buffer sizes), and a trailing B on plain numbers. */
+  if (scale > 1 && (*end == 'i' || *end == 'I')) end++;
+  if (*end == 'B' || *end == 'b') end++;
+  while (isspace((unsigned char)*end)) end++;
+  if (*end) return -1;
+  double bytes = ceil(value * scale);
+  if (bytes >= 18446744073709551615.0) return -1;
+  *out = (size_t)bytes;
+  return 0;
+}
+
+static const char *algo_names[NVRAR_NUM_ALGOS] = {"auto", "oneshot", "twoshot"};
+
+const char *nvrar_algo_name(nvrar_algo_t algo) {
+  return (unsigned)algo < NVRAR_NUM_ALGOS ? algo_names[algo] : "unknown";
+}
+
+int nvrar_parse_algo(const char *text, nvrar_algo_t *out) {
+  if (!text) return -1;
+  for (int i = 0; i < NVRAR_NUM_ALGOS; i++) {
+    if (!strcasecmp(text, algo_names[i])) {
+      *out = (nvrar_algo_t)i;
+      return 0;
+    }
+  }
+  if (!strcasecmp(text, "one-shot") || !strcasecmp(text, "one_shot")) { *out = NVRAR_ALGO_ONESHOT; return 0; }
+  if (!strcasecmp(text, "two-shot") || !strcasecmp(text, "two_shot")) { *out = NVRAR_ALGO_TWOSHOT; return 0; }
+  return -1;
+}
+
+const char *nvrar_dtype_name(nvrar_dtype_t dtype) {
+  static const char *names[NVRAR_NUM_DTYPES] = {"float", "half", "bfloat16"};
+  return (unsigned)dtype < NVRAR_NUM_DTYPES ? names[dtype] : "unknown";
+}
+
+const char *nvrar_op_name(nvrar_op_t op) {
+  static const char *names[NVRAR_NUM_OPS] = {"sum", "max", "min"};
+  return (unsigned)op < NVRAR_NUM_OPS ? names[op] : "unknown";
+}
+
+static int parse_int(const char *text, long lo, long hi, int *out) {
+  char *end = NULL;
+  errno = 0;
+  long v = strtol(text, &end, 10);
+  if (errno || end == text || *end || v < lo || v > hi) return -1;
+  *out = (int)v;
+  return 0;
+}
+
+static int parse_double(const char *text, double *out) {
+  char *end = NULL;
+  errno = 0;
+  double v = strtod(text, &end);
+  if (errno || end == text || *end || !(v > 0) || !isfinite(v)) return -1;
+  *out = v;
+  return 0;
+}
+
+static nvrar_result_t bad_env(const char *name, const char *value, const char *expected) {
+  return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "environment variable %s=\"%s\" is invalid: expected %s", name,
+                     value, expected);
+}
+
+static int valid_threads(int t) { return t == 0 || (t >= 64 && t <= NVRAR_MAX_THREADS && t % 32 == 0); }
+
+typedef struct env_var {
+  const char *name, *type, *def, *desc;
+} env_var_t;
+
+static const env_var_t env_vars[] = {
+#define X(name, type, def, desc) {#name, #type, def, desc},
+    NVRAR_ENV_TABLE(X)
+#undef X
+};
+
+static const char *env_default(const char *name) {
+  for (size_t i = 0; i < sizeof env_vars / sizeof env_vars[0]; i++)
+    if (!strcmp(env_vars[i].name, name)) return env_vars[i].def;
+  return NULL;
+}
+
+/* The registry's defaults, parsed by the same code as the environment. */
+static void settings_defaults(nvrar_settings_t *s) {
+  memset(s, 0, sizeof *s);
+  s->device = -1;
+  s->algo = NVRAR_ALGO_AUTO;
+  nvrar_parse_size(env_default("NVRAR_MEMORY_BYTES"), &s->memory_bytes);
+  parse_double(env_default("NVRAR_TIMEOUT"), &s->timeout_seconds);
+}
+
+static nvrar_result_t settings_from_env(nvrar_env_lookup_fn lookup, nvrar_settings_t *s) {
+  const char *v;
+  if ((v = lookup("NVRAR_ALGO")) && *v && nvrar_parse_algo(v, &s->algo))
+    return bad_env("NVRAR_ALGO", v, "auto, oneshot or twoshot");
+  if ((v = lookup("NVRAR_NUM_BLOCKS")) && *v && parse_int(v, 0, NVRAR_MAX_BLOCKS, &s->num_blocks))
+    return bad_env("NVRAR_NUM_BLOCKS", v, "an integer in 0-64");
+  if ((v = lookup("NVRAR_THREADS_PER_BLOCK")) && *v &&
+      (parse_int(v, 0, NVRAR_MAX_THREADS, &s->threads_per_block) || !valid_threads(s->threads_per_block)))
+    return bad_env("NVRAR_THREADS_PER_BLOCK", v, "0 or a multiple of 32 in 64-512");
+  if ((v = lookup("NVRAR_ONESHOT_MAX_BYTES")) && *v && nvrar_parse_size(v, &s->oneshot_max_bytes))
+    return bad_env("NVRAR_ONESHOT_MAX_BYTES", v, "a size such as 65536, 64KiB or 1M");
+  if ((v = lookup("NVRAR_MEMORY_BYTES")) && *v && nvrar_parse_size(v, &s->memory_bytes))
+    return bad_env("NVRAR_MEMORY_BYTES", v, "a size such as 256MiB");
+  if ((v = lookup("NVRAR_TIMEOUT")) && *v && parse_double(v, &s->timeout_seconds))
+    return bad_env("NVRAR_TIMEOUT", v, "a positive number of seconds");
+  return NVRAR_SUCCESS;
+}
+
+/* Fields the caller set (non-initializer values) win over the environment. */
+static nvrar_result_t settings_from_config(const nvrar_config_t *c, nvrar_settings_t *s) {
+  if (c->size < offsetof(nvrar_config_t, timeout_seconds) + sizeof(double) || c->size > 4096)
+    return nvrar_error(NVRAR_ERR_VERSION,
+                       "config.size is %zu but this nvrar expects %zu: initialise it with NVRAR_CONFIG_INITIALIZER",
+                       c->size, sizeof(nvrar_config_t));
+  if (c->version / 100000 != NVRAR_MAJOR)
+    return nvrar_error(NVRAR_ERR_VERSION, "config.version %u is from nvrar major version %u, this library is %d.%d.%d",
+                       c->version, c->version / 100000, NVRAR_MAJOR, NVRAR_MINOR, NVRAR_PATCH);
+  if (c->device < -1) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "config.device %d is negative", c->device);
+  if ((unsigned)c->algo >= NVRAR_NUM_ALGOS)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "config.algo %d is not an nvrar_algo_t", (int)c->algo);
+  if (c->num_blocks < 0 || c->num_blocks > NVRAR_MAX_BLOCKS)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "config.num_blocks %d is outside 0-%d", c->num_blocks,
+                       NVRAR_MAX_BLOCKS);
+  if (!valid_threads(c->threads_per_block))
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "config.threads_per_block %d is not 0 or a multiple of 32 in 64-512",
+                       c->threads_per_block);
+  if (c->timeout_seconds < 0 || !isfinite(c->timeout_seconds))
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "config.timeout_seconds %g is negative or not finite",
+                       c->timeout_seconds);
+  if (c->device >= 0) s->device = c->device;
+  if (c->memory_bytes) s->memory_bytes = c->memory_bytes;
+  if (c->algo != NVRAR_ALGO_AUTO) s->algo = c->algo;
+  if (c->num_blocks) s->num_blocks = c->num_blocks;
+  if (c->threads_per_block) s->threads_per_block = c->threads_per_block;
+  if (c->oneshot_max_bytes) s->oneshot_max_bytes = c->oneshot_max_bytes;
+  if (c->timeout_seconds > 0) s->timeout_seconds = c->timeout_seconds;
+  return NVRAR_SUCCESS;
+}
+
+static const char *process_getenv(const char *name) { return getenv(name); }
+
+nvrar_result_t nvrar_settings_resolve(const nvrar_config_t *config, nvrar_env_lookup_fn lookup,
+                                      nvrar_settings_t *out) {
+  nvrar_settings_t s;
+  settings_defaults(&s);
+  NVRAR_CHECK(settings_from_env(lookup ? lookup : process_getenv, &s));
+  if (config) NVRAR_CHECK(settings_from_config(config, &s));
+  if (s.memory_bytes < NVRAR_MIN_MEMORY_BYTES)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "memory budget %zu bytes is below the minimum of %d MiB",
+                       s.memory_bytes, NVRAR_MIN_MEMORY_BYTES >> 20);
+  *out = s;
+  return NVRAR_SUCCESS;
+}
+
+void nvrar_env_print_table(void *file) {
+  FILE *f = (FILE *)file;
+  fprintf(f, "| variable | type | default | description |\n| --- | --- | --- | --- |\n");
+  for (size_t i = 0; i < sizeof env_vars / sizeof env_vars[0]; i++)
+    fprintf(f, "| `%s` | %s | `%s` | %s |\n", env_vars[i].name, env_vars[i].type, env_vars[i].def, env_vars[i].desc);
+}

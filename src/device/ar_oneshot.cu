@@ -1,0 +1,120 @@
+/*
+ * One-shot all-reduce with flag-in-data cells: the latency path for small messages.
+ *
+ * Steps, per piece of at most slice_cap packs (one piece for every message AUTO sends here):
+ *   1. push: every rank writes each 16-byte pack of its input, as two cells {data, flag, data, flag},
+ *      into slot [parity][own rank] of every peer's cell buffer, over NVLink (nvshmem_ptr stores);
+ *   2. reduce: every rank polls its own cell buffer until each peer's cells carry this piece's flag,
+ *      then folds ranks 0..n-1 in order in fp32 (its own input read locally) and stores the pack.
+ * Who talks to whom: all to all, one NVLink crossing, no barrier; moves 2(n-1)*S bytes per rank
+ * (cells are half data).
+ *
+ * Flags never repeat and are never reset: piece number c (device counter sync->ll_count, advanced
+ * by the last block to finish) gives flag (c mod 2^32-1) + 1 and parity c & 1. A rank writes piece c
+ * into parity c & 1 only after reading everyone's piece c-1, which every rank pushed after it had
+ * finished reading piece c-2 from that parity (same block: __syncthreads; earlier kernel: stream
+ * order), so a slot is never overwritten while someone still reads it.
+ *
+ * Constraints: 2-8 ranks on one node; slice_cap packs per (parity, source) slot; per_block fixed per
+ * call (algo/chunk.h) so each block reuses only its own cells.
+ * Test: tests/mp/test_allreduce (NVRAR_ALGO=oneshot forces it), via scripts/gpu_check.sh.
+ */
+#include "common.cuh"
+
+namespace nvrar {
+
+__device__ __forceinline__ uint32_t cell_flag(uint64_t piece_counter) {
+  return (uint32_t)(piece_counter % 0xffffffffull) + 1u;
+}
+
+/* Cell pair index of pack `off` from `source` in parity `parity`. */
+__device__ __forceinline__ uint64_t cell_index(const nvrar_kernel_args_t &a, int parity, int source, uint64_t off) {
+  return (((uint64_t)parity * a.nranks + source) * a.slice_cap + off) * 2;
+}
+
+template <typename T, int OP, int NRANKS>
+__global__ void __launch_bounds__(NVRAR_MAX_THREADS) oneshot_kernel(nvrar_kernel_args_t a) {
+  volatile nvrar_device_sync_t *sync = a.sync;
+  const uint64_t base = sync->ll_count;
+  const nvrar_twoshot_geom_t g = nvrar_twoshot_geom(a.packs, 1, a.slice_cap, gridDim.x);
+  uint4 *cells = static_cast<uint4 *>(a.stage[a.rank]);
+  bool ok = !comm_dead(a);
+
+  for (uint64_t piece = 0; piece < g.pieces && ok; piece++) {
+    const uint64_t counter = base + 1 + piece;
+    const uint32_t flag = cell_flag(counter);
+    const int parity = (int)(counter & 1);
+    const uint64_t begin = nvrar_piece_begin(&g, piece);
+    uint64_t lo, hi;
+    nvrar_block_range(&g, piece, 0, blockIdx.x, &lo, &hi);
+
+    for (uint64_t off = lo + threadIdx.x; off < hi; off += blockDim.x) {
+      uint4 v = load_pack<T>(a.send, begin + off, a.count, a.aligned);
+      const uint64_t idx = cell_index(a, parity, a.rank, off);
+#pragma unroll
+      for (int i = 1; i < NRANKS; i++) {
+        const int peer = (a.rank + i) % NRANKS;
+        uint4 *dst = static_cast<uint4 *>(a.stage[peer]) + idx;
+        cell_store(dst, v.x, v.y, flag);
+        cell_store(dst + 1, v.z, v.w, flag);
+      }
+    }
+
+    for (uint64_t off = lo + threadIdx.x; off < hi && ok; off += blockDim.x) {
+      Pack<T> acc;
+#pragma unroll
+      for (int r = 0; r < NRANKS; r++) {
+        uint4 v;
+        if (r == a.rank) {
+          v = load_pack<T>(a.send, begin + off, a.count, a.aligned);
+        } else {
+          const uint4 *src = cells + cell_index(a, parity, r, off);
+          uint4 c0, c1;
+          Waiter w;
+          for (;;) {
+            c0 = cell_load(src);
+            c1 = cell_load(src + 1);
+            if (c0.y == flag && c0.w == flag && c1.y == flag && c1.w == flag) break;
+            if (w.give_up(a)) {
+              ok = false;
+              break;
+            }
+          }
+          v = make_uint4(c0.x, c0.z, c1.x, c1.z);
+        }
+        fold<T, OP>(acc, v, r == 0);
+      }
+      if (ok) store_pack<T>(a.recv, begin + off, a.count, a.aligned, repack<T>(acc));
+    }
+    /* This block's reads of the piece are done before any of its pushes of the next piece. */
+    ok = __syncthreads_and(ok);
+  }
+
+  /* The last block to finish publishes the new piece counter; all blocks read `base` before. */
+  if (threadIdx.x == 0) {
+    __threadfence();
+    uint32_t done = atomicAdd((uint32_t *)&a.sync->arrived, 1u);
+    if (done == gridDim.x - 1) {
+      sync->arrived = 0;
+      sync->ll_count = base + g.pieces;
+    }
+  }
+}
+
+template <typename T, int OP, int NRANKS>
+static int launch(const nvrar_kernel_args_t *args, int blocks, int threads, cudaStream_t stream) {
+  oneshot_kernel<T, OP, NRANKS><<<blocks, threads, 0, stream>>>(*args);
+  return (int)cudaGetLastError();
+}
+
+}  // namespace nvrar
+
+extern "C" int nvrar_launch_oneshot(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads,
+                                    void *stream) {
+  using namespace nvrar;
+  NVRAR_SWITCH_DTYPE(dtype, T,
+    NVRAR_SWITCH_OP(op, OP,
+      NVRAR_SWITCH_RANKS(args->nranks, NRANKS,
+        return launch<T, OP, NRANKS>(args, blocks, threads, (cudaStream_t)stream))));
+  return (int)cudaErrorInvalidValue;
+}

@@ -1,0 +1,95 @@
+/*
+ * Two-shot all-reduce: reduce-scatter then all-gather over NVLink, for medium and large messages.
+ *
+ * Steps, per piece (algo/chunk.h cuts the message into pieces of nranks slices of <= slice_cap packs;
+ * rank q owns slice q; block b owns the same packs of every slice in every piece):
+ *   1. scatter: rank r stores its input's slice q into slot [r] of rank q's staging (NVLink stores);
+ *   barrier A (this block index, all ranks);
+ *   2. reduce: rank q folds slice q over ranks 0..n-1 in order in fp32 (its own input read locally,
+ *      the others from its staging), writes the result to its output and to its own slot [q];
+ *   barrier B;
+ *   3. gather: rank r reads every other rank q's reduced slot [q] over NVLink into its output.
+ * Moves 2(n-1)/n*S per rank, the bandwidth-optimal direct schedule on an NVSwitch; 2 barriers/piece.
+ *
+ * Reuse of staging without resets: barrier A of a piece is passed only when every rank has finished
+ * step 3 of the piece before (same block) or its whole previous kernel (stream order), so slot [q]
+ * and the scatter slots are free again; barrier B orders reduce before gather. Barrier values come
+ * from sync->seq[block], equal on all ranks because all ranks launch the same grids.
+ *
+ * Constraints: 2-8 ranks on one node, grid <= NVRAR_MAX_BLOCKS.
+ * Test: tests/mp/test_allreduce (NVRAR_ALGO=twoshot forces it), via scripts/gpu_check.sh.
+ */
+#include "common.cuh"
+
+namespace nvrar {
+
+template <typename T, int OP, int NRANKS>
+__global__ void __launch_bounds__(NVRAR_MAX_THREADS) twoshot_kernel(nvrar_kernel_args_t a) {
+  const nvrar_twoshot_geom_t g = nvrar_twoshot_geom(a.packs, NRANKS, a.slice_cap, gridDim.x);
+  uint32_t seq = a.sync->seq[blockIdx.x];
+  uint4 *mine = static_cast<uint4 *>(a.stage[a.rank]);
+  const uint64_t slot_off = (uint64_t)blockIdx.x * g.per_block; /* this block's packs in any slot */
+  bool ok = !comm_dead(a);
+
+  for (uint64_t piece = 0; piece < g.pieces && ok; piece++) {
+    const uint64_t begin = nvrar_piece_begin(&g, piece);
+    uint64_t lo, hi;
+
+    /* 1. scatter my slice q to rank q, starting with my right neighbour to spread the links */
+#pragma unroll
+    for (int i = 1; i < NRANKS; i++) {
+      const int q = (a.rank + i) % NRANKS;
+      nvrar_block_range(&g, piece, q, blockIdx.x, &lo, &hi);
+      uint4 *dst = static_cast<uint4 *>(a.stage[q]) + (uint64_t)a.rank * a.slice_cap + slot_off;
+      for (uint64_t k = threadIdx.x; lo + k < hi; k += blockDim.x)
+        dst[k] = load_pack<T>(a.send, begin + lo + k, a.count, a.aligned);
+    }
+    if (!(ok = block_barrier<NRANKS>(a, 0, ++seq))) break;
+
+    /* 2. reduce my slice, ranks in order */
+    nvrar_block_range(&g, piece, a.rank, blockIdx.x, &lo, &hi);
+    for (uint64_t k = threadIdx.x; lo + k < hi; k += blockDim.x) {
+      uint4 raw[NRANKS];
+#pragma unroll
+      for (int r = 0; r < NRANKS; r++)
+        raw[r] = r == a.rank ? load_pack<T>(a.send, begin + lo + k, a.count, a.aligned)
+                             : load_cg(mine + (uint64_t)r * a.slice_cap + slot_off + k);
+      Pack<T> acc;
+#pragma unroll
+      for (int r = 0; r < NRANKS; r++) fold<T, OP>(acc, raw[r], r == 0);
+      uint4 out = repack<T>(acc);
+      store_pack<T>(a.recv, begin + lo + k, a.count, a.aligned, out);
+      mine[(uint64_t)a.rank * a.slice_cap + slot_off + k] = out;
+    }
+    if (!(ok = block_barrier<NRANKS>(a, 1, ++seq))) break;
+
+    /* 3. gather every other rank's reduced slice */
+#pragma unroll
+    for (int i = 1; i < NRANKS; i++) {
+      const int q = (a.rank + i) % NRANKS;
+      nvrar_block_range(&g, piece, q, blockIdx.x, &lo, &hi);
+      const uint4 *src = static_cast<const uint4 *>(a.stage[q]) + (uint64_t)q * a.slice_cap + slot_off;
+      for (uint64_t k = threadIdx.x; lo + k < hi; k += blockDim.x)
+        store_pack<T>(a.recv, begin + lo + k, a.count, a.aligned, load_cg(src + k));
+    }
+  }
+  if (threadIdx.x == 0) a.sync->seq[blockIdx.x] = seq;
+}
+
+template <typename T, int OP, int NRANKS>
+static int launch(const nvrar_kernel_args_t *args, int blocks, int threads, cudaStream_t stream) {
+  twoshot_kernel<T, OP, NRANKS><<<blocks, threads, 0, stream>>>(*args);
+  return (int)cudaGetLastError();
+}
+
+}  // namespace nvrar
+
+extern "C" int nvrar_launch_twoshot(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads,
+                                    void *stream) {
+  using namespace nvrar;
+  NVRAR_SWITCH_DTYPE(dtype, T,
+    NVRAR_SWITCH_OP(op, OP,
+      NVRAR_SWITCH_RANKS(args->nranks, NRANKS,
+        return launch<T, OP, NRANKS>(args, blocks, threads, (cudaStream_t)stream))));
+  return (int)cudaErrorInvalidValue;
+}

@@ -1,0 +1,237 @@
+/*
+ * Device primitives shared by every algorithm: element conversion and fp32 reduction, 16-byte pack
+ * loads and stores (with a scalar path for unaligned or partial packs), flag-in-data cells, bounded
+ * waits, the per-block cross-GPU barrier, and the SWITCH macros that turn runtime values into
+ * template constants.
+ *
+ * Memory-ordering contract (PTX memory model, system scope because peers are other GPUs):
+ *  - barrier flags: data stores, __syncthreads, then one thread per peer st.release.sys the flag;
+ *    the waiter ld.acquire.sys the flag, then __syncthreads, then the block reads the data.
+ *  - one-shot cells: data and flag travel in one 16-byte store, each 8-byte half carrying its own
+ *    copy of the flag, so a reader that sees the flag in a half sees that half's data.
+ *  - staging written by peers is read with ld.global.cg (L2, never a stale L1 line).
+ */
+#ifndef NVRAR_DEVICE_COMMON_CUH
+#define NVRAR_DEVICE_COMMON_CUH
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+#include "../algo/chunk.h"
+#include "launch.h"
+#include "nvrar.h"
+
+namespace nvrar {
+
+/* ---- runtime value -> template constant; an unsupported value fails the launch loudly ---- */
+#define NVRAR_CASE_(value, NAME, ...) \
+  case value: {                       \
+    constexpr int NAME = value;       \
+    __VA_ARGS__;                      \
+  } break;
+
+#define NVRAR_SWITCH_RANKS(n, NAME, ...)                                                          \
+  switch (n) {                                                                                    \
+    NVRAR_CASE_(2, NAME, __VA_ARGS__) NVRAR_CASE_(3, NAME, __VA_ARGS__)                           \
+    NVRAR_CASE_(4, NAME, __VA_ARGS__) NVRAR_CASE_(5, NAME, __VA_ARGS__)                           \
+    NVRAR_CASE_(6, NAME, __VA_ARGS__) NVRAR_CASE_(7, NAME, __VA_ARGS__)                           \
+    NVRAR_CASE_(8, NAME, __VA_ARGS__)                                                             \
+    default: return (int)cudaErrorInvalidValue;                                                   \
+  }
+
+#define NVRAR_SWITCH_OP(op, NAME, ...)                                                            \
+  switch (op) {                                                                                   \
+    NVRAR_CASE_(NVRAR_SUM, NAME, __VA_ARGS__) NVRAR_CASE_(NVRAR_MAX, NAME, __VA_ARGS__)           \
+    NVRAR_CASE_(NVRAR_MIN, NAME, __VA_ARGS__)                                                     \
+    default: return (int)cudaErrorInvalidValue;                                                   \
+  }
+
+#define NVRAR_SWITCH_DTYPE(dtype, TYPE, ...)                                                      \
+  switch (dtype) {                                                                                \
+    case NVRAR_FLOAT32: { using TYPE = float; __VA_ARGS__; } break;                               \
+    case NVRAR_FLOAT16: { using TYPE = __half; __VA_ARGS__; } break;                              \
+    case NVRAR_BFLOAT16: { using TYPE = __nv_bfloat16; __VA_ARGS__; } break;                      \
+    default: return (int)cudaErrorInvalidValue;                                                   \
+  }
+
+/* ---- elements: fp32 accumulation, one rounding at the end ---- */
+__device__ __forceinline__ float to_float(float x) { return x; }
+__device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
+__device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+
+template <typename T> __device__ __forceinline__ T from_float(float x);
+template <> __device__ __forceinline__ float from_float<float>(float x) { return x; }
+template <> __device__ __forceinline__ __half from_float<__half>(float x) { return __float2half_rn(x); }
+template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+
+template <int OP> __device__ __forceinline__ float reduce_op(float a, float b) {
+  if (OP == NVRAR_SUM) return a + b;
+  if (OP == NVRAR_MAX) return fmaxf(a, b);
+  return fminf(a, b);
+}
+
+template <typename T> struct Pack {
+  static constexpr int N = 16 / sizeof(T); /* elements per 16-byte pack */
+  float v[N];
+};
+
+template <typename T> __device__ __forceinline__ void unpack(uint4 raw, Pack<T> &out) {
+  const T *e = reinterpret_cast<const T *>(&raw);
+#pragma unroll
+  for (int k = 0; k < Pack<T>::N; k++) out.v[k] = to_float(e[k]);
+}
+
+template <typename T> __device__ __forceinline__ uint4 repack(const Pack<T> &in) {
+  uint4 raw;
+  T *e = reinterpret_cast<T *>(&raw);
+#pragma unroll
+  for (int k = 0; k < Pack<T>::N; k++) e[k] = from_float<T>(in.v[k]);
+  return raw;
+}
+
+/* acc = (first ? x : acc op x), elementwise. Ranks are folded in order 0..n-1 by every caller. */
+template <typename T, int OP> __device__ __forceinline__ void fold(Pack<T> &acc, uint4 raw, bool first) {
+  Pack<T> x;
+  unpack<T>(raw, x);
+#pragma unroll
+  for (int k = 0; k < Pack<T>::N; k++) acc.v[k] = first ? x.v[k] : reduce_op<OP>(acc.v[k], x.v[k]);
+}
+
+/* ---- user buffers: a vector access when aligned and whole, element by element otherwise ---- */
+template <typename T>
+__device__ __forceinline__ uint4 load_pack(const void *base, uint64_t pack, uint64_t count, int aligned) {
+  constexpr int N = Pack<T>::N;
+  uint64_t first = pack * N;
+  const T *elems = static_cast<const T *>(base);
+  if (aligned && first + N <= count) return *reinterpret_cast<const uint4 *>(elems + first);
+  uint4 raw = make_uint4(0, 0, 0, 0);
+  T *e = reinterpret_cast<T *>(&raw);
+#pragma unroll
+  for (int k = 0; k < N; k++)
+    if (first + k < count) e[k] = elems[first + k];
+  return raw;
+}
+
+template <typename T>
+__device__ __forceinline__ void store_pack(void *base, uint64_t pack, uint64_t count, int aligned, uint4 raw) {
+  constexpr int N = Pack<T>::N;
+  uint64_t first = pack * N;
+  T *elems = static_cast<T *>(base);
+  if (aligned && first + N <= count) {
+    *reinterpret_cast<uint4 *>(elems + first) = raw;
+    return;
+  }
+  const T *e = reinterpret_cast<const T *>(&raw);
+#pragma unroll
+  for (int k = 0; k < N; k++)
+    if (first + k < count) elems[first + k] = e[k];
+}
+
+/* ---- staging accesses ---- */
+__device__ __forceinline__ uint4 load_cg(const uint4 *p) {
+  uint4 v;
+  asm volatile("ld.global.cg.v4.u32 {%0,%1,%2,%3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p) : "memory");
+  return v;
+}
+
+/* One-shot cell: {data.x, flag, data.y, flag} in a single 16-byte store. */
+__device__ __forceinline__ void cell_store(uint4 *dst, uint32_t d0, uint32_t d1, uint32_t flag) {
+  asm volatile("st.volatile.global.v4.u32 [%0], {%1,%2,%3,%4};" ::"l"(dst), "r"(d0), "r"(flag), "r"(d1), "r"(flag)
+               : "memory");
+}
+
+__device__ __forceinline__ uint4 cell_load(const uint4 *src) {
+  uint4 v;
+  asm volatile("ld.volatile.global.v4.u32 {%0,%1,%2,%3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(src) : "memory");
+  return v;
+}
+
+/* ---- flags ---- */
+__device__ __forceinline__ void flag_release(uint32_t *flag, uint32_t value) {
+  asm volatile("st.release.sys.global.u32 [%0], %1;" ::"l"(flag), "r"(value) : "memory");
+}
+
+__device__ __forceinline__ uint32_t flag_acquire(const uint32_t *flag) {
+  uint32_t v;
+  asm volatile("ld.acquire.sys.global.u32 %0, [%1];" : "=r"(v) : "l"(flag) : "memory");
+  return v;
+}
+
+__device__ __forceinline__ uint64_t global_timer_ns() {
+  uint64_t t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
+/*
+ * Bounded wait bookkeeping for one spinning thread. Every 1024 spins it checks the clock and the
+ * communicator's dead flag (device memory); after 1 ms of waiting also the host-mapped abort flag
+ * (a PCIe read, kept off the fast path). On the deadline it records NVRAR_ERR_TIMEOUT for the host
+ * and marks the communicator dead so every other wait, and every later kernel, gives up at once.
+ */
+struct Waiter {
+  uint64_t start = 0;
+  uint32_t spins = 0;
+
+  __device__ __forceinline__ bool give_up(const nvrar_kernel_args_t &a) {
+    if ((++spins & 1023) != 0) return false;
+    uint64_t now = global_timer_ns();
+    if (start == 0) start = now;
+    volatile nvrar_device_sync_t *sync = a.sync;
+    if (sync->dead) return true;
+    uint64_t waited = now - start;
+    if (waited > 1000000 && *(volatile const int *)a.abort_flag) {
+      sync->dead = 1;
+      return true;
+    }
+    if (waited > a.timeout_ns) {
+      sync->dead = 1;
+      *(volatile int *)a.error = NVRAR_ERR_TIMEOUT;
+      __threadfence_system();
+      return true;
+    }
+    return false;
+  }
+};
+
+/* Wrap-safe "flag has reached value". */
+__device__ __forceinline__ bool reached(uint32_t flag, uint32_t value) { return (int32_t)(flag - value) >= 0; }
+
+/*
+ * Cross-GPU barrier among the blocks with this block's index on every rank. Returns false on every
+ * thread of the block if the wait gave up (timeout, abort, dead communicator).
+ */
+template <int NRANKS>
+__device__ __forceinline__ bool block_barrier(const nvrar_kernel_args_t &a, int phase, uint32_t value) {
+  __syncthreads();
+  bool ok = true;
+  const int slot = (phase * NVRAR_MAX_BLOCKS + (int)blockIdx.x) * NVRAR_MAX_RANKS;
+  if (threadIdx.x < NRANKS) {
+    const int peer = threadIdx.x;
+    /* Release: every store of this block before the __syncthreads above is visible to `peer` once
+     * it sees this value. */
+    flag_release(a.flags[peer] + slot + a.rank, value);
+    /* Acquire: `peer`'s stores before its release are visible to this block after the wait. */
+    const uint32_t *mine = a.flags[a.rank] + slot + peer;
+    Waiter w;
+    while (!reached(flag_acquire(mine), value)) {
+      if (w.give_up(a)) {
+        ok = false;
+        break;
+      }
+    }
+  }
+  return __syncthreads_and(ok);
+}
+
+__device__ __forceinline__ bool comm_dead(const nvrar_kernel_args_t &a) {
+  return ((volatile nvrar_device_sync_t *)a.sync)->dead != 0;
+}
+
+}  // namespace nvrar
+
+#endif /* NVRAR_DEVICE_COMMON_CUH */

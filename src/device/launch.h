@@ -1,0 +1,52 @@
+/*
+ * The boundary between host C and the kernels: one plain struct of kernel arguments and one
+ * extern "C" launcher per algorithm. Included by comm.c (C11) and the .cu files.
+ */
+#ifndef NVRAR_DEVICE_LAUNCH_H
+#define NVRAR_DEVICE_LAUNCH_H
+
+#include <stdint.h>
+
+#include "../algo/limits.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Device-side state of a communicator, in plain device memory (not symmetric). Kernels advance it
+ * themselves, so CUDA graph replays stay in step with eager calls and no flag is ever reset.
+ */
+typedef struct nvrar_device_sync {
+  uint64_t ll_count;                 /* one-shot pieces completed; cell flags and parity derive from it */
+  uint32_t arrived;                  /* blocks of the running one-shot kernel that are done */
+  uint32_t dead;                     /* set by a timed-out or aborted wait: every later wait gives up */
+  uint32_t seq[NVRAR_MAX_BLOCKS];    /* two-shot barrier count of block b; equal on all ranks */
+} nvrar_device_sync_t;
+
+typedef struct nvrar_kernel_args {
+  const void *send;
+  void *recv;
+  uint64_t count;          /* elements */
+  uint64_t packs;          /* 16-byte packs covering count elements */
+  int rank;
+  int nranks;
+  int aligned;             /* send and recv both 16-byte aligned: vector path for full packs */
+  int pad_;
+  uint64_t slice_cap;      /* staging packs per rank slot (two-shot) / per parity and source (one-shot) */
+  void *stage[NVRAR_MAX_RANKS];     /* staging of each rank, through nvshmem_ptr (NVLink) */
+  uint32_t *flags[NVRAR_MAX_RANKS]; /* barrier flags of each rank: [2 phases][MAX_BLOCKS][MAX_RANKS] */
+  nvrar_device_sync_t *sync;
+  int *error;              /* host-mapped: first error a kernel saw (NVRAR_ERR_TIMEOUT), else 0 */
+  const int *abort_flag;   /* host-mapped: set by nvrar_comm_abort; waits give up at once */
+  uint64_t timeout_ns;
+} nvrar_kernel_args_t;
+
+/* Launchers: 0 on success, else the cudaError_t of the launch. dtype/op are nvrar_dtype_t/nvrar_op_t. */
+int nvrar_launch_oneshot(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
+int nvrar_launch_twoshot(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

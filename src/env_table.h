@@ -1,0 +1,19 @@
+/*
+ * The one registry of nvrar's environment variables: name, type, default, description.
+ * config.c parses from it, nvrar_perf --env prints it, docs/env.md is generated from it.
+ * X(name, type, default, description); type is SIZE, INT, DOUBLE, ALGO or STRING.
+ */
+#ifndef NVRAR_ENV_TABLE_H
+#define NVRAR_ENV_TABLE_H
+
+#define NVRAR_ENV_TABLE(X)                                                                          \
+  X(NVRAR_ALGO, ALGO, "auto", "Force an algorithm: auto, oneshot, twoshot")                         \
+  X(NVRAR_NUM_BLOCKS, INT, "0", "Blocks per all-reduce kernel, 1-64; 0 lets the planner choose")   \
+  X(NVRAR_THREADS_PER_BLOCK, INT, "0", "Threads per block, a multiple of 32 in 64-512; 0: planner") \
+  X(NVRAR_ONESHOT_MAX_BYTES, SIZE, "0", "Largest message one-shot takes under auto; 0: measured table") \
+  X(NVRAR_MEMORY_BYTES, SIZE, "256MiB", "GPU memory per rank for nvrar, NVSHMEM heap included")     \
+  X(NVRAR_TIMEOUT, DOUBLE, "30", "Seconds a kernel waits for a peer before NVRAR_ERR_TIMEOUT")       \
+  X(NVRAR_DEBUG, STRING, "WARN", "Log level: NONE, WARN, INFO, TRACE")                               \
+  X(NVRAR_DEBUG_SUBSYS, STRING, "ALL", "Comma list of subsystems to log: INIT, COLL, TUNE, ALL")
+
+#endif

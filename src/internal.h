@@ -1,0 +1,95 @@
+/* Internal declarations shared by the host C files. Not installed. */
+#ifndef NVRAR_INTERNAL_H
+#define NVRAR_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nvrar.h"
+#include "algo/limits.h"
+
+#if defined(__GNUC__)
+#define NVRAR_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define NVRAR_PRINTF(f, a)
+#endif
+
+/* ---- logging (log.c) ---- */
+typedef enum { NVRAR_LOG_NONE = 0, NVRAR_LOG_WARN = 1, NVRAR_LOG_INFO = 2, NVRAR_LOG_TRACE = 3 } nvrar_log_level_t;
+enum { NVRAR_SUBSYS_INIT = 1, NVRAR_SUBSYS_COLL = 2, NVRAR_SUBSYS_TUNE = 4, NVRAR_SUBSYS_ALL = 7 };
+
+void nvrar_log(int level, int subsys, const char *file, int line, const char *fmt, ...) NVRAR_PRINTF(5, 6);
+int nvrar_log_enabled(int level, int subsys);
+#define NVRAR_WARN(...) nvrar_log(NVRAR_LOG_WARN, NVRAR_SUBSYS_ALL, __FILE__, __LINE__, __VA_ARGS__)
+#define NVRAR_INFO(subsys, ...) nvrar_log(NVRAR_LOG_INFO, subsys, __FILE__, __LINE__, __VA_ARGS__)
+#define NVRAR_TRACE(subsys, ...) nvrar_log(NVRAR_LOG_TRACE, subsys, __FILE__, __LINE__, __VA_ARGS__)
+
+/* Records the calling thread's last-error text (printf format), logs it at INFO, returns code. */
+nvrar_result_t nvrar_error(nvrar_result_t code, const char *fmt, ...) NVRAR_PRINTF(2, 3);
+void nvrar_error_clear(void);
+
+#define NVRAR_CHECK(call)                         \
+  do {                                            \
+    nvrar_result_t nvrar_check_ = (call);         \
+    if (nvrar_check_ != NVRAR_SUCCESS) return nvrar_check_; \
+  } while (0)
+
+/* Jumps to label with res set; for functions that own resources (one fail: label). */
+#define NVRAR_CHECK_GOTO(call, res, label) \
+  do {                                     \
+    (res) = (call);                        \
+    if ((res) != NVRAR_SUCCESS) goto label; \
+  } while (0)
+
+/* ---- settings: config struct + environment (config.c) ---- */
+typedef struct nvrar_settings {
+  int device;                /* -1: current */
+  size_t memory_bytes;       /* GPU memory budget per rank, heap included */
+  nvrar_algo_t algo;         /* AUTO or forced */
+  int num_blocks;            /* 0: planner */
+  int threads_per_block;     /* 0: planner */
+  size_t oneshot_max_bytes;  /* 0: measured table */
+  double timeout_seconds;
+} nvrar_settings_t;
+
+/* getenv-like lookup, injectable so tests can parse without touching the process environment. */
+typedef const char *(*nvrar_env_lookup_fn)(const char *name);
+
+/* Defaults, overridden by the environment, overridden by non-default config fields. */
+nvrar_result_t nvrar_settings_resolve(const nvrar_config_t *config, nvrar_env_lookup_fn lookup,
+                                      nvrar_settings_t *out);
+/* "64KiB", "1M", "3.5G", "4096" -> bytes. Returns 0 on success, -1 on a malformed or overflowing value. */
+int nvrar_parse_size(const char *text, size_t *out);
+int nvrar_parse_algo(const char *text, nvrar_algo_t *out);
+const char *nvrar_algo_name(nvrar_algo_t algo);
+const char *nvrar_dtype_name(nvrar_dtype_t dtype);
+const char *nvrar_op_name(nvrar_op_t op);
+/* Prints the environment registry as a Markdown table (nvrar_perf --env, docs/env.md). */
+void nvrar_env_print_table(void *file /* FILE* */);
+
+/* ---- planner (tune.c) ---- */
+typedef struct nvrar_plan {
+  nvrar_algo_t algo;    /* never AUTO */
+  int blocks;
+  int threads;
+} nvrar_plan_t;
+
+/* Capacities of the communicator's staging, which bound what each algorithm takes per piece. */
+typedef struct nvrar_capacity {
+  uint64_t oneshot_packs;  /* one-shot's largest message, in 16-byte packs */
+  uint64_t slice_packs;    /* two-shot's staging per rank slot, in packs */
+} nvrar_capacity_t;
+
+nvrar_result_t nvrar_plan_make(const nvrar_settings_t *settings, const nvrar_capacity_t *capacity,
+                               int nranks, size_t bytes, nvrar_plan_t *plan);
+/* The built-in threshold below which AUTO takes one-shot, for nranks ranks. */
+size_t nvrar_oneshot_threshold(int nranks);
+
+/* ---- argument checks (args.c): pure, so the CPU tests run them ---- */
+/* count * element size without overflow; -1 for an unknown dtype or an overflow. */
+int nvrar_bytes_for(size_t count, nvrar_dtype_t dtype, size_t *bytes);
+/* All checks of nvrar_all_reduce's arguments that need no GPU; sets *bytes. */
+nvrar_result_t nvrar_validate_all_reduce(const void *sendbuf, void *recvbuf, size_t count, nvrar_dtype_t dtype,
+                                         nvrar_op_t op, size_t *bytes);
+
+#endif /* NVRAR_INTERNAL_H */

@@ -1,0 +1,27 @@
+/* C view of the NVSHMEM host calls nvrar makes (shmem.cu). Return codes are NVSHMEM's (0 = ok). */
+#ifndef NVRAR_SHMEM_H
+#define NVRAR_SHMEM_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+int nvrar_shmem_uniqueid_bytes(void);
+int nvrar_shmem_get_uniqueid(void *out);
+int nvrar_shmem_init(int rank, int nranks, const void *uid);
+void nvrar_shmem_finalize(void);
+int nvrar_shmem_my_pe(void);
+int nvrar_shmem_n_pes(void);
+int nvrar_shmem_node_size(void);
+void *nvrar_shmem_calloc(size_t bytes);
+void *nvrar_shmem_malloc(size_t bytes);
+void nvrar_shmem_free(void *ptr);
+void *nvrar_shmem_ptr(void *ptr, int pe);
+void nvrar_shmem_barrier_all(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,105 @@
+/*
+ * Helpers for the multi-GPU tests: one process per GPU started by tools/launch (-g N, torchrun or
+ * mpirun), a communicator over all of them, and checks that end the rank with exit code 1.
+ * Exit codes: 0 pass, 1 fail, 77 skipped (not enough GPUs).
+ */
+#ifndef NVRAR_TEST_MP_H
+#define NVRAR_TEST_MP_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cuda_runtime_api.h>
+
+#include "check.h"
+#include "launch.h"
+#include "nvrar.h"
+
+static int mp_rank;
+
+#define MP_CUDA(call)                                                                                          \
+  do {                                                                                                         \
+    cudaError_t e_ = (cudaError_t)(call);                                                                      \
+    if (e_ != cudaSuccess) {                                                                                   \
+      fprintf(stderr, "rank %d %s:%d: %s failed: %s\n", mp_rank, __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
+      exit(1);                                                                                                 \
+    }                                                                                                          \
+  } while (0)
+
+#define MP_NVRAR(call)                                                                                        \
+  do {                                                                                                        \
+    nvrar_result_t r_ = (call);                                                                               \
+    if (r_ != NVRAR_SUCCESS) {                                                                                \
+      fprintf(stderr, "rank %d %s:%d: %s failed: %s: %s\n", mp_rank, __FILE__, __LINE__, #call,              \
+              nvrar_result_string(r_), nvrar_get_last_error());                                               \
+      exit(1);                                                                                                \
+    }                                                                                                         \
+  } while (0)
+
+#define MP_EXPECT(cond)                                                                               \
+  do {                                                                                                \
+    if (!(cond)) {                                                                                    \
+      fprintf(stderr, "rank %d %s:%d: expected %s (last error: %s)\n", mp_rank, __FILE__, __LINE__, #cond, \
+              nvrar_get_last_error());                                                                \
+      exit(1);                                                                                        \
+    }                                                                                                 \
+  } while (0)
+
+static inline double mp_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* -g N from argv (default 2). Returns 77 when fewer GPUs are visible, so ctest reports a skip. */
+static inline int mp_start(int argc, char **argv, nvrar_job_t *job, int min_ranks) {
+  int nprocs = 0;
+  for (int i = 1; i + 1 < argc; i++)
+    if (!strcmp(argv[i], "-g")) nprocs = atoi(argv[i + 1]);
+  if (nprocs == 0 && !getenv("WORLD_SIZE") && !getenv("OMPI_COMM_WORLD_SIZE")) nprocs = min_ranks;
+  int ndev = 0;
+  if (cudaGetDeviceCount(&ndev) != cudaSuccess) ndev = 0;
+  if (ndev < (nprocs ? nprocs : min_ranks)) {
+    printf("SKIP: needs %d GPUs, %d visible\n", nprocs ? nprocs : min_ranks, ndev);
+    return 77;
+  }
+  if (nvrar_job_start(nprocs, job)) return 1;
+  if (job->is_parent) return job->exit_code;
+  mp_rank = job->rank;
+  MP_CUDA(cudaSetDevice(job->local_rank % ndev));
+  MP_CUDA(cudaFree(0));
+  return -1; /* a rank: carry on */
+}
+
+static inline nvrar_comm_t mp_comm(nvrar_job_t *job, nvrar_config_t *config, double *init_s) {
+  nvrar_unique_id_t id;
+  if (job->rank == 0) MP_NVRAR(nvrar_get_unique_id(&id));
+  MP_EXPECT(nvrar_job_bcast(job, &id, sizeof id) == 0);
+  nvrar_comm_t comm;
+  double t0 = mp_now();
+  MP_NVRAR(nvrar_comm_init(&comm, job->nranks, id, job->rank, config));
+  if (init_s) *init_s = mp_now() - t0;
+  return comm;
+}
+
+/* Sum of v over ranks. */
+static inline unsigned long long mp_sum(nvrar_job_t *job, unsigned long long v) {
+  unsigned long long all[1024];
+  MP_EXPECT(nvrar_job_allgather(job, &v, all, sizeof v) == 0);
+  unsigned long long s = 0;
+  for (int r = 0; r < job->nranks; r++) s += all[r];
+  return s;
+}
+
+/* 1 if every rank passed the same v. */
+static inline int mp_same(nvrar_job_t *job, unsigned long long v) {
+  unsigned long long all[1024];
+  MP_EXPECT(nvrar_job_allgather(job, &v, all, sizeof v) == 0);
+  for (int r = 1; r < job->nranks; r++)
+    if (all[r] != all[0]) return 0;
+  return 1;
+}
+
+#endif

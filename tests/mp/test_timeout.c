@@ -1,0 +1,48 @@
+/*
+ * A peer that never comes: rank 1 skips the all-reduce that rank 0 enqueues. Rank 0's kernel must
+ * give up after the configured timeout (1 s here), the error must show in
+ * nvrar_comm_get_async_error and the next call must return NVRAR_ERR_TIMEOUT; then both ranks
+ * abort without any collective, so nothing hangs.
+ *
+ * Run: NVRAR_ALGO=oneshot|twoshot test_timeout -g 2: each algorithm's waits. Exit 0/1/77.
+ */
+#include "mp.h"
+
+int main(int argc, char **argv) {
+  nvrar_job_t job;
+  int rc = mp_start(argc, argv, &job, 2);
+  if (rc >= 0) return rc;
+  nvrar_config_t config = NVRAR_CONFIG_INITIALIZER;
+  config.timeout_seconds = 1.0;
+  nvrar_comm_t comm = mp_comm(&job, &config, NULL);
+  cudaStream_t s;
+  MP_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  size_t count = 1 << 16; /* 256 KiB of floats */
+  void *buf;
+  MP_CUDA(cudaMalloc(&buf, count * 4));
+  MP_CUDA(cudaMemset(buf, 0, count * 4));
+  int ok = 1;
+  if (job.rank == 0) {
+    double t0 = mp_now();
+    nvrar_result_t r = nvrar_all_reduce(comm, buf, buf, count, NVRAR_FLOAT32, NVRAR_SUM, s);
+    MP_CUDA(cudaStreamSynchronize(s));
+    double waited = mp_now() - t0;
+    nvrar_result_t async = NVRAR_SUCCESS;
+    MP_NVRAR(nvrar_comm_get_async_error(comm, &async));
+    nvrar_result_t next = nvrar_all_reduce(comm, buf, buf, 16, NVRAR_FLOAT32, NVRAR_SUM, s);
+    printf("  algo %s: enqueue %s, kernel returned after %.2f s, async error: %s, next call: %s (%s)\n",
+           getenv("NVRAR_ALGO") ? getenv("NVRAR_ALGO") : "auto", nvrar_result_string(r), waited,
+           nvrar_result_string(async), nvrar_result_string(next), nvrar_get_last_error());
+    ok = r == NVRAR_SUCCESS && waited >= 0.9 && waited < 10 && async == NVRAR_ERR_TIMEOUT &&
+         next == NVRAR_ERR_TIMEOUT && strstr(nvrar_get_last_error(), "timed out") != NULL;
+  }
+  MP_EXPECT(nvrar_job_barrier(&job) == 0);
+  double t0 = mp_now();
+  MP_NVRAR(nvrar_comm_abort(comm));
+  double abort_s = mp_now() - t0;
+  MP_EXPECT(nvrar_all_reduce(comm, buf, buf, 16, NVRAR_FLOAT32, NVRAR_SUM, s) == NVRAR_ERR_INVALID_USAGE);
+  ok = (int)mp_sum(&job, (unsigned long long)ok) == job.nranks;
+  if (job.rank == 0) printf("test_timeout: %s (abort took %.3f s)\n", ok ? "ok" : "FAILED", abort_s);
+  nvrar_job_finish(&job);
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,115 @@
+/* Env and config parsing: sizes, algorithm names, precedence default < env < config, bad values. */
+#include <string.h>
+
+#include "internal.h"
+#include "unit.h"
+
+static const char *fake_env[16][2];
+
+static const char *lookup(const char *name) {
+  for (int i = 0; i < 16 && fake_env[i][0]; i++)
+    if (!strcmp(fake_env[i][0], name)) return fake_env[i][1];
+  return NULL;
+}
+
+static void set_env(int i, const char *name, const char *value) {
+  fake_env[i][0] = name;
+  fake_env[i][1] = value;
+  fake_env[i + 1][0] = NULL;
+}
+
+int main(void) {
+  size_t v = 0;
+  CHECK(nvrar_parse_size("4096", &v) == 0 && v == 4096);
+  CHECK(nvrar_parse_size("64KiB", &v) == 0 && v == 65536);
+  CHECK(nvrar_parse_size("64K", &v) == 0 && v == 65536);
+  CHECK(nvrar_parse_size("64kb", &v) == 0 && v == 65536);
+  CHECK(nvrar_parse_size("1M", &v) == 0 && v == 1048576);
+  CHECK(nvrar_parse_size("1MiB", &v) == 0 && v == 1048576);
+  CHECK(nvrar_parse_size("0.5M", &v) == 0 && v == 524288);
+  CHECK(nvrar_parse_size("2G", &v) == 0 && v == (size_t)2 << 30);
+  CHECK(nvrar_parse_size("12B", &v) == 0 && v == 12);
+  CHECK(nvrar_parse_size("", &v) != 0);
+  CHECK(nvrar_parse_size("abc", &v) != 0);
+  CHECK(nvrar_parse_size("-1", &v) != 0);
+  CHECK(nvrar_parse_size("10X", &v) != 0);
+  CHECK(nvrar_parse_size("10MM", &v) != 0);
+  CHECK(nvrar_parse_size("99999999T", &v) != 0);
+  CHECK(nvrar_parse_size(NULL, &v) != 0);
+
+  nvrar_algo_t a;
+  CHECK(nvrar_parse_algo("oneshot", &a) == 0 && a == NVRAR_ALGO_ONESHOT);
+  CHECK(nvrar_parse_algo("TwoShot", &a) == 0 && a == NVRAR_ALGO_TWOSHOT);
+  CHECK(nvrar_parse_algo("one-shot", &a) == 0 && a == NVRAR_ALGO_ONESHOT);
+  CHECK(nvrar_parse_algo("auto", &a) == 0 && a == NVRAR_ALGO_AUTO);
+  CHECK(nvrar_parse_algo("ring", &a) != 0);
+  CHECK(!strcmp(nvrar_algo_name(NVRAR_ALGO_TWOSHOT), "twoshot"));
+
+  /* defaults */
+  nvrar_settings_t s;
+  set_env(0, NULL, NULL);
+  CHECK(nvrar_settings_resolve(NULL, lookup, &s) == NVRAR_SUCCESS);
+  CHECK(s.memory_bytes == (size_t)256 << 20);
+  CHECK(s.timeout_seconds == 30.0);
+  CHECK(s.algo == NVRAR_ALGO_AUTO && s.num_blocks == 0 && s.threads_per_block == 0 && s.device == -1);
+
+  /* environment */
+  set_env(0, "NVRAR_ALGO", "twoshot");
+  set_env(1, "NVRAR_NUM_BLOCKS", "16");
+  set_env(2, "NVRAR_THREADS_PER_BLOCK", "256");
+  set_env(3, "NVRAR_MEMORY_BYTES", "128MiB");
+  set_env(4, "NVRAR_TIMEOUT", "2.5");
+  set_env(5, "NVRAR_ONESHOT_MAX_BYTES", "64K");
+  CHECK(nvrar_settings_resolve(NULL, lookup, &s) == NVRAR_SUCCESS);
+  CHECK(s.algo == NVRAR_ALGO_TWOSHOT && s.num_blocks == 16 && s.threads_per_block == 256);
+  CHECK(s.memory_bytes == (size_t)128 << 20 && s.timeout_seconds == 2.5 && s.oneshot_max_bytes == 65536);
+
+  /* config wins over the environment; initializer values leave the environment's */
+  nvrar_config_t c = NVRAR_CONFIG_INITIALIZER;
+  c.algo = NVRAR_ALGO_ONESHOT;
+  c.timeout_seconds = 7;
+  CHECK(nvrar_settings_resolve(&c, lookup, &s) == NVRAR_SUCCESS);
+  CHECK(s.algo == NVRAR_ALGO_ONESHOT && s.timeout_seconds == 7 && s.num_blocks == 16);
+
+  /* bad environment values: an error naming the variable, *out untouched */
+  const char *bad[][2] = {{"NVRAR_ALGO", "fastest"},          {"NVRAR_NUM_BLOCKS", "65"},
+                          {"NVRAR_NUM_BLOCKS", "x"},          {"NVRAR_THREADS_PER_BLOCK", "100"},
+                          {"NVRAR_THREADS_PER_BLOCK", "1024"}, {"NVRAR_MEMORY_BYTES", "lots"},
+                          {"NVRAR_TIMEOUT", "0"},              {"NVRAR_TIMEOUT", "-3"},
+                          {"NVRAR_ONESHOT_MAX_BYTES", "1Q"},   {"NVRAR_MEMORY_BYTES", "1M"}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    set_env(0, bad[i][0], bad[i][1]);
+    nvrar_settings_t before, after;
+    memset(&before, 0x5a, sizeof before);
+    after = before;
+    CHECK(nvrar_settings_resolve(NULL, lookup, &after) == NVRAR_ERR_INVALID_ARGUMENT);
+    CHECK(!memcmp(&before, &after, sizeof before));
+    if (strcmp(bad[i][0], "NVRAR_MEMORY_BYTES") || strcmp(bad[i][1], "1M"))
+      CHECK(strstr(nvrar_get_last_error(), bad[i][0]) != NULL);
+  }
+
+  /* bad config */
+  set_env(0, NULL, NULL);
+  c = (nvrar_config_t)NVRAR_CONFIG_INITIALIZER;
+  c.size = 8;
+  CHECK(nvrar_settings_resolve(&c, lookup, &s) == NVRAR_ERR_VERSION);
+  c = (nvrar_config_t)NVRAR_CONFIG_INITIALIZER;
+  c.version = NVRAR_VERSION_CODE(NVRAR_MAJOR + 1, 0, 0);
+  CHECK(nvrar_settings_resolve(&c, lookup, &s) == NVRAR_ERR_VERSION);
+  c = (nvrar_config_t)NVRAR_CONFIG_INITIALIZER;
+  c.algo = (nvrar_algo_t)9;
+  CHECK(nvrar_settings_resolve(&c, lookup, &s) == NVRAR_ERR_INVALID_ARGUMENT);
+  c = (nvrar_config_t)NVRAR_CONFIG_INITIALIZER;
+  c.num_blocks = 1000;
+  CHECK(nvrar_settings_resolve(&c, lookup, &s) == NVRAR_ERR_INVALID_ARGUMENT);
+  c = (nvrar_config_t)NVRAR_CONFIG_INITIALIZER;
+  c.threads_per_block = 33;
+  CHECK(nvrar_settings_resolve(&c, lookup, &s) == NVRAR_ERR_INVALID_ARGUMENT);
+  c = (nvrar_config_t)NVRAR_CONFIG_INITIALIZER;
+  c.timeout_seconds = -1;
+  CHECK(nvrar_settings_resolve(&c, lookup, &s) == NVRAR_ERR_INVALID_ARGUMENT);
+  c = (nvrar_config_t)NVRAR_CONFIG_INITIALIZER;
+  c.device = -5;
+  CHECK(nvrar_settings_resolve(&c, lookup, &s) == NVRAR_ERR_INVALID_ARGUMENT);
+  return unit_finish("test_config");
+}

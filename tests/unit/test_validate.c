@@ -1,0 +1,47 @@
+/*
+ * Argument validation without a GPU: every bad input to an all-reduce gets its result code and a
+ * message naming the problem; result strings are distinct.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "internal.h"
+#include "unit.h"
+
+int main(void) {
+  size_t bytes = 0;
+  char buf[64] __attribute__((aligned(16))) = {0};
+  void *a = buf, *b = buf + 32;
+
+  CHECK(nvrar_validate_all_reduce(a, b, 4, NVRAR_FLOAT32, NVRAR_SUM, &bytes) == NVRAR_SUCCESS && bytes == 16);
+  CHECK(nvrar_validate_all_reduce(a, a, 8, NVRAR_BFLOAT16, NVRAR_MAX, &bytes) == NVRAR_SUCCESS && bytes == 16);
+  CHECK(nvrar_validate_all_reduce(NULL, NULL, 0, NVRAR_FLOAT16, NVRAR_MIN, &bytes) == NVRAR_SUCCESS);
+  CHECK(nvrar_validate_all_reduce(NULL, b, 1, NVRAR_FLOAT32, NVRAR_SUM, &bytes) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(nvrar_get_last_error(), "sendbuf is NULL") != NULL);
+  CHECK(nvrar_validate_all_reduce(a, NULL, 1, NVRAR_FLOAT32, NVRAR_SUM, &bytes) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(nvrar_get_last_error(), "recvbuf is NULL") != NULL);
+  CHECK(nvrar_validate_all_reduce(a, b, 1, (nvrar_dtype_t)3, NVRAR_SUM, &bytes) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(nvrar_get_last_error(), "dtype 3") != NULL);
+  CHECK(nvrar_validate_all_reduce(a, b, 1, (nvrar_dtype_t)-1, NVRAR_SUM, &bytes) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(nvrar_validate_all_reduce(a, b, 1, NVRAR_FLOAT32, (nvrar_op_t)3, &bytes) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(nvrar_get_last_error(), "op 3") != NULL);
+  CHECK(nvrar_validate_all_reduce(a, b, SIZE_MAX / 2, NVRAR_FLOAT32, NVRAR_SUM, &bytes) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(nvrar_get_last_error(), "overflows") != NULL);
+  CHECK(nvrar_validate_all_reduce(buf + 1, b, 1, NVRAR_FLOAT32, NVRAR_SUM, &bytes) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(nvrar_get_last_error(), "not aligned") != NULL);
+  CHECK(nvrar_validate_all_reduce(buf + 2, buf + 6, 2, NVRAR_FLOAT16, NVRAR_SUM, &bytes) == NVRAR_SUCCESS);
+  CHECK(nvrar_validate_all_reduce(a, buf + 8, 4, NVRAR_FLOAT32, NVRAR_SUM, &bytes) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(nvrar_get_last_error(), "overlap") != NULL);
+  CHECK(nvrar_validate_all_reduce((void *)(UINTPTR_MAX - 15), b, 8, NVRAR_FLOAT32, NVRAR_SUM, &bytes) ==
+        NVRAR_ERR_INVALID_ARGUMENT);
+
+  /* result strings: every code has its own, unknown codes a fallback */
+  for (int r = 0; r < NVRAR_NUM_RESULTS; r++) {
+    CHECK(nvrar_result_string((nvrar_result_t)r) != NULL);
+    for (int k = 0; k < r; k++) CHECK(strcmp(nvrar_result_string((nvrar_result_t)r), nvrar_result_string((nvrar_result_t)k)));
+  }
+  CHECK(!strcmp(nvrar_result_string((nvrar_result_t)99), "unknown result"));
+  CHECK(nvrar_dtype_size(NVRAR_BFLOAT16) == 2 && nvrar_dtype_size(NVRAR_FLOAT32) == 4 && nvrar_dtype_size((nvrar_dtype_t)7) == 0);
+
+  return unit_finish("test_validate");
+}

@@ -29,6 +29,7 @@ if [ ! -x "$BUILD/bin/nvrar_perf" ] || [ ! -x "$BUILD/bin/test_allreduce" ]; the
   { cmake -S . -B "$BUILD" -G Ninja && ninja -C "$BUILD"; } > "$LOGS/build.log" 2>&1 || { tail -30 "$LOGS/build.log"; exit 1; }
 fi
 bin="$BUILD/bin"
+export LD_LIBRARY_PATH="$(cd "$BUILD/lib" && pwd):$LD_LIBRARY_PATH"
 ngpu=$(nvidia-smi -L 2>/dev/null | grep -c GPU || true)
 echo "== $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1), $ngpu GPUs, mode $mode"
 

@@ -373,9 +373,8 @@ int main(int argc, char **argv) {
     return 2;
   }
 #endif
-  int ndev = 0;
-  if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) {
-    (void)cudaGetLastError();
+  int ndev = nvrar_job_count_gpus();
+  if (ndev == 0) {
     fprintf(stderr, "nvrar_perf: no CUDA GPU is visible on this machine; nothing to measure\n");
     return 77;
   }
@@ -388,6 +387,7 @@ int main(int argc, char **argv) {
   if (job.is_parent) return job.exit_code;
   g_rank = job.rank;
   int n = job.nranks;
+  CUDA_OK(cudaGetDeviceCount(&ndev));
   CUDA_OK(cudaSetDevice(job.local_rank % ndev));
   CUDA_OK(cudaFree(0));
 

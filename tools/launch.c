@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cuda_runtime_api.h>
+
 #define IO_TIMEOUT_S 600   /* a rank silent this long is gone: fail instead of hanging */
 #define CONNECT_TIMEOUT_S 120
 
@@ -168,6 +170,21 @@ static int fork_ranks(int nprocs, nvrar_job_t *job) {
     if (code > job->exit_code || job->exit_code == 77) job->exit_code = code;
   }
   return 0;
+}
+
+int nvrar_job_count_gpus(void) {
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0) return 0;
+  if (pid == 0) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) n = 0;
+    _exit(n > 200 ? 200 : n);
+  }
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return 0;
+  return WEXITSTATUS(status);
 }
 
 int nvrar_job_start(int nprocs, nvrar_job_t *job) {

@@ -29,6 +29,11 @@ typedef struct nvrar_job {
  * Returns 0 on success, -1 with a message on stderr.
  */
 int nvrar_job_start(int nprocs, nvrar_job_t *job);
+/*
+ * Visible CUDA devices, counted in a short-lived child: CUDA initialised in a parent does not
+ * survive fork(), so the launcher's parent never touches CUDA itself. 0 when CUDA fails.
+ */
+int nvrar_job_count_gpus(void);
 int nvrar_job_allgather(nvrar_job_t *job, const void *mine, void *all, size_t bytes);
 int nvrar_job_bcast(nvrar_job_t *job, void *buf, size_t bytes);
 int nvrar_job_barrier(nvrar_job_t *job);

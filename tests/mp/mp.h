@@ -59,8 +59,7 @@ static inline int mp_start(int argc, char **argv, nvrar_job_t *job, int min_rank
   for (int i = 1; i + 1 < argc; i++)
     if (!strcmp(argv[i], "-g")) nprocs = atoi(argv[i + 1]);
   if (nprocs == 0 && !getenv("WORLD_SIZE") && !getenv("OMPI_COMM_WORLD_SIZE")) nprocs = min_ranks;
-  int ndev = 0;
-  if (cudaGetDeviceCount(&ndev) != cudaSuccess) ndev = 0;
+  int ndev = nvrar_job_count_gpus();
   if (ndev < (nprocs ? nprocs : min_ranks)) {
     printf("SKIP: needs %d GPUs, %d visible\n", nprocs ? nprocs : min_ranks, ndev);
     return 77;
@@ -68,6 +67,7 @@ static inline int mp_start(int argc, char **argv, nvrar_job_t *job, int min_rank
   if (nvrar_job_start(nprocs, job)) return 1;
   if (job->is_parent) return job->exit_code;
   mp_rank = job->rank;
+  MP_CUDA(cudaGetDeviceCount(&ndev));
   MP_CUDA(cudaSetDevice(job->local_rank % ndev));
   MP_CUDA(cudaFree(0));
   return -1; /* a rank: carry on */

@@ -46,7 +46,20 @@ run() {
   [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ $rc -ne 124 ] && verdict="FAIL(rc=$rc)"
   printf '%-34s %-14s %4ds  %s\n' "$name" "$verdict" $((SECONDS - t0)) "$(grep -E '^(test_|  algo|SKIP)' "$LOGS/$name.log" | tail -1 | cut -c1-110)" | tee -a "$summary"
   [ "$verdict" = PASS ] || [ "$verdict" = SKIP ] || tail -15 "$LOGS/$name.log"
+  if [ "$mode" = quick ] && [ "$verdict" != PASS ] && [ "$verdict" != SKIP ]; then
+    finish  # quick mode spends no more device time after the first failure
+  fi
 }
+
+finish() {
+  echo
+  echo "== summary (logs in $LOGS)"
+  cat "$summary"
+  [ -n "${OUT:-}" ] && tar czf "$OUT/gpu_check.tgz" -C "$LOGS" .
+  ! grep -qE 'FAIL|TIMEOUT' "$summary"
+  exit $?
+}
+export NVRAR_TIMEOUT=${NVRAR_TIMEOUT:-10} # a stuck kernel fails in 10 s, not 30
 
 if [ "$mode" != bench ]; then
   replays=${NVRAR_TEST_REPLAYS:-100000}
@@ -54,8 +67,8 @@ if [ "$mode" != bench ]; then
   for n in 2 4; do
     [ "$ngpu" -ge $n ] || continue
     for algo in auto oneshot twoshot; do
-      NVRAR_ALGO=$algo run "allreduce.$algo.g$n" 300 "$bin/test_allreduce" -g $n
-      NVRAR_ALGO=$algo NVRAR_TEST_REPLAYS=$replays run "graph.$algo.g$n" 300 "$bin/test_graph" -g $n
+      NVRAR_ALGO=$algo run "allreduce.$algo.g$n" 150 "$bin/test_allreduce" -g $n
+      NVRAR_ALGO=$algo NVRAR_TEST_REPLAYS=$replays run "graph.$algo.g$n" 150 "$bin/test_graph" -g $n
     done
   done
   for algo in oneshot twoshot; do
@@ -99,8 +112,4 @@ for b in sizes:
     print("%10d" % b + "".join(cells))
 EOF
 fi
-echo
-echo "== summary (logs in $LOGS)"
-cat "$summary"
-[ -n "${OUT:-}" ] && tar czf "$OUT/gpu_check.tgz" -C "$LOGS" .
-! grep -qE 'FAIL|TIMEOUT' "$summary"
+finish

@@ -134,7 +134,6 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   char heap_text[32];
   snprintf(heap_text, sizeof heap_text, "%zu", comm->heap_bytes);
   shmem_default_env("NVSHMEM_SYMMETRIC_SIZE", heap_text);
-  shmem_default_env("NVSHMEM_CUMEM_GRANULARITY", "2097152");
   shmem_default_env("NVSHMEM_DISABLE_NVLS", "1"); /* nvrar uses no multicast; never create it */
   const char *user_heap = getenv("NVSHMEM_SYMMETRIC_SIZE");
   if (user_heap && strcmp(user_heap, heap_text)) {

@@ -109,7 +109,11 @@ int main(int argc, char **argv) {
   if (job.rank == 0)
     printf("test_allreduce: %d ranks, algo %s, init %.2f s, device memory taken by init %zu MiB (budget 256 MiB)\n", n,
            getenv("NVRAR_ALGO") ? getenv("NVRAR_ALGO") : "auto", init_s, taken >> 20);
-  MP_EXPECT(taken <= ((size_t)256 << 20));
+  unsigned long long failures = 0, cases = 1;
+  if (taken > ((size_t)256 << 20)) {
+    fprintf(stderr, "FAIL rank %d: init took %zu MiB of device memory, over the 256 MiB budget\n", job.rank, taken >> 20);
+    failures++;
+  }
 
   cudaStream_t s;
   MP_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
@@ -122,7 +126,6 @@ int main(int argc, char **argv) {
 
   const size_t offsets[2][2] = {{0, 0}, {1, 3}}; /* elements: 16-byte aligned, then not */
   uint32_t seed = 1000;
-  unsigned long long failures = 0, cases = 0;
   double t0 = mp_now();
   for (int dtype = 0; dtype < NVRAR_NUM_DTYPES; dtype++) {
     for (int op = 0; op < NVRAR_NUM_OPS; op++) {

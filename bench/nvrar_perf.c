@@ -397,9 +397,13 @@ int main(int argc, char **argv) {
   nvrar_config_t config = NVRAR_CONFIG_INITIALIZER;
   config.algo = o.algo;
   nvrar_comm_t comm;
+  size_t free_before = 0, free_after = 0, total_mem = 0;
+  CUDA_OK(cudaMemGetInfo(&free_before, &total_mem));
   double t0 = now_s();
   NVRAR_OK(nvrar_comm_init(&comm, n, id, job.rank, &config));
   double init_s = now_s() - t0;
+  CUDA_OK(cudaMemGetInfo(&free_after, &total_mem));
+  double taken_mib = (double)(free_before - free_after) / (1 << 20);
 
   bench_ctx_t ctx = {.comm = comm, .job = &job, .opt = &o};
 #if NVRAR_HAVE_NCCL_H
@@ -420,12 +424,14 @@ int main(int argc, char **argv) {
   CUDA_OK(cudaMalloc(&recv, o.max_bytes + 256));
   CUDA_OK(cudaMalloc((void **)&dev_wrong, sizeof *dev_wrong));
 
-  double inits[1024];
+  double inits[1024], takens[1024];
   nvrar_job_allgather(&job, &init_s, inits, sizeof init_s);
+  nvrar_job_allgather(&job, &taken_mib, takens, sizeof taken_mib);
   FILE *json = NULL;
   if (job.rank == 0) {
-    double worst = 0;
+    double worst = 0, most = 0;
     for (int r = 0; r < n; r++) worst = inits[r] > worst ? inits[r] : worst;
+    for (int r = 0; r < n; r++) most = takens[r] > most ? takens[r] : most;
     int version = 0;
     nvrar_get_version(&version);
     struct cudaDeviceProp prop;
@@ -434,8 +440,8 @@ int main(int argc, char **argv) {
            o.graph_launches ? "CUDA graph" : "eager", o.graph_launches ? "" : "",
            o.algo == NVRAR_ALGO_AUTO ? (getenv("NVRAR_ALGO") ? getenv("NVRAR_ALGO") : "auto")
                                      : o.algo == NVRAR_ALGO_ONESHOT ? "oneshot" : "twoshot");
-    printf("# iters %d warmup %d graph launches %d check %d; nvrar init %.2f s (slowest rank)\n", o.iters, o.warmup,
-           o.graph_launches, o.check, worst);
+    printf("# iters %d warmup %d graph launches %d check %d; nvrar init %.2f s (slowest rank), device memory taken by "
+           "init %.0f MiB (most on a rank)\n", o.iters, o.warmup, o.graph_launches, o.check, worst, most);
 #if NVRAR_HAVE_NCCL_H
     if (o.compare_nccl) printf("# compared with NCCL %d on the same buffers\n", nccl.version);
 #endif
@@ -450,8 +456,8 @@ int main(int argc, char **argv) {
       return 1;
     }
     if (json)
-      fprintf(json, "{\"ranks\": %d, \"device\": \"%s\", \"graph_launches\": %d, \"iters\": %d, \"init_s\": %.3f, \"rows\": [",
-              n, prop.name, o.graph_launches, o.iters, worst);
+      fprintf(json, "{\"ranks\": %d, \"device\": \"%s\", \"graph_launches\": %d, \"iters\": %d, \"init_s\": %.3f, \"init_mib\": %.0f, \"rows\": [",
+              n, prop.name, o.graph_launches, o.iters, worst, most);
   }
 
   unsigned long long total_wrong = 0;

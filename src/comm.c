@@ -295,12 +295,18 @@ nvrar_result_t nvrar_comm_malloc(nvrar_comm_t comm, size_t bytes, void **ptr) {
     (void)cudaGetLastError();
     return nvrar_error(NVRAR_ERR_CUDA, "nvrar_malloc: cudaSetDevice(%d) failed", comm->device);
   }
-  void *p = nvrar_shmem_malloc(bytes);
+  /* NVSHMEM's own failure path for an allocation that does not fit corrupts the CUDA context
+   * (seen with 3.4.5), so requests that cannot fit are refused before they reach it. */
+  size_t in_use = comm->heap_used, margin = (size_t)2 << 20;
+  for (int i = 0; i < NVRAR_MAX_USER_BUFFERS; i++) in_use += comm->user_bytes[i];
+  void *p = bytes <= comm->heap_bytes - margin - in_use && in_use + margin <= comm->heap_bytes ? nvrar_shmem_malloc(bytes)
+                                                                                               : NULL;
   if (!p)
     return nvrar_error(NVRAR_ERR_OUT_OF_MEMORY,
                        "nvrar_malloc: %zu bytes do not fit in the symmetric heap (%zu bytes, %zu used by staging); "
                        "raise NVRAR_MEMORY_BYTES or config.memory_bytes", bytes, comm->heap_bytes, comm->heap_used);
   comm->user_buffers[slot] = p;
+  comm->user_bytes[slot] = (bytes + 511) / 512 * 512;
   *ptr = p;
   return NVRAR_SUCCESS;
 }
@@ -310,6 +316,7 @@ nvrar_result_t nvrar_comm_free(nvrar_comm_t comm, void *ptr) {
     if (comm->user_buffers[i] == ptr) {
       nvrar_shmem_free(ptr);
       comm->user_buffers[i] = NULL;
+      comm->user_bytes[i] = 0;
       return NVRAR_SUCCESS;
     }
   }

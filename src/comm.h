@@ -25,6 +25,7 @@ struct nvrar_comm {
   nvrar_kernel_args_t twoshot_args;
   /* nvrar_malloc'd buffers, so destroy can free what the user forgot and nvrar_free can check. */
   void *user_buffers[NVRAR_MAX_USER_BUFFERS];
+  size_t user_bytes[NVRAR_MAX_USER_BUFFERS];
 };
 
 /* Registry of live communicators: lets every entry point refuse a destroyed or bogus handle. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One call on the GPU machine: build if needed, run the GPU tests on 2 and 4 ranks, run nvrar_perf
-# against NCCL in the same run, write every log under $OUT and print a short table last.
+# against NCCL in the same run, write every log under $LOGS and print a short table last.
 #
 #   scripts/gpu_check.sh [full|quick|bench|tests]     (default full)
 #
@@ -46,8 +46,8 @@ run() {
   [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ $rc -ne 124 ] && verdict="FAIL(rc=$rc)"
   printf '%-34s %-14s %4ds  %s\n' "$name" "$verdict" $((SECONDS - t0)) "$(grep -E '^(test_|  algo|SKIP)' "$LOGS/$name.log" | tail -1 | cut -c1-110)" | tee -a "$summary"
   [ "$verdict" = PASS ] || [ "$verdict" = SKIP ] || tail -15 "$LOGS/$name.log"
-  if [ "$mode" = quick ] && [ "$verdict" != PASS ] && [ "$verdict" != SKIP ]; then
-    finish  # quick mode spends no more device time after the first failure
+  if [ "$mode" = quick ] && [ "${verdict#TIMEOUT}" != "$verdict" ]; then
+    finish  # quick mode spends no more device time after a hang
   fi
 }
 

@@ -2,7 +2,8 @@
 # One call on the GPU machine: build if needed, run the GPU tests on 2 and 4 ranks, run nvrar_perf
 # against NCCL in the same run, write every log under $LOGS and print a short table last.
 #
-#   scripts/gpu_check.sh [full|quick|bench|tests]     (default full)
+#   scripts/gpu_check.sh [full|quick|bench|tests|sweep]     (default full)
+#   sweep: launch-shape variants of each forced algorithm (for src/tune.c), no NCCL
 #
 # Env: BUILD (build dir, default build), LOGS (default /tmp/nvrar-gpu-check), OUT (if set, the logs
 #      are packed into $LOGS/gpu_check.tgz: the device tool brings back only a few files),
@@ -55,11 +56,27 @@ finish() {
   echo
   echo "== summary (logs in $LOGS)"
   cat "$summary"
-  [ -n "${OUT:-}" ] && tar czf "$OUT/gpu_check.tgz" -C "$LOGS" .
+  [ -n "${OUT:-}" ] && tar czf "$OUT/gpu_check.$mode.tgz" -C "$LOGS" .
   ! grep -qE 'FAIL|TIMEOUT' "$summary"
   exit $?
 }
 export NVRAR_TIMEOUT=${NVRAR_TIMEOUT:-10} # a stuck kernel fails in 10 s, not 30
+
+if [ "$mode" = sweep ]; then
+  sweep() { # name ranks "ENV=..." args...
+    local name=$1 n=$2 vars=$3
+    shift 3
+    env $vars timeout 120 "$bin/nvrar_perf" -g "$n" -d bfloat16 -n 20 -w 5 -c 1 -G 20 \
+      -J "$LOGS/sweep.$name.json" "$@" > "$LOGS/sweep.$name.log" 2>&1 || echo "sweep $name failed: $(tail -3 "$LOGS/sweep.$name.log")"
+  }
+  for t in 128 256 512; do sweep "g4.oneshot.t$t" 4 "NVRAR_THREADS_PER_BLOCK=$t" -A oneshot -b 1K -e 1M; done
+  for b in 8 16 32 64; do sweep "g4.twoshot.b$b" 4 "NVRAR_NUM_BLOCKS=$b" -A twoshot -b 64K -e 64M; done
+  sweep "g4.twoshot.t256" 4 "NVRAR_THREADS_PER_BLOCK=256" -A twoshot -b 64K -e 64M
+  for t in 128 512; do sweep "g2.oneshot.t$t" 2 "NVRAR_THREADS_PER_BLOCK=$t" -A oneshot -b 1K -e 2M; done
+  sweep "g2.twoshot.auto" 2 "X=1" -A twoshot -b 64K -e 64M
+  python3 scripts/perf_table.py sweep "$LOGS"
+  finish
+fi
 
 if [ "$mode" != bench ]; then
   replays=${NVRAR_TEST_REPLAYS:-100000}
@@ -94,22 +111,6 @@ if [ "$mode" != tests ]; then
   fi
   echo
   echo "== nvrar vs NCCL, bf16, out-of-place, us per call (nvrar / nccl / speed-up)"
-  python3 - "$LOGS" <<'EOF'
-import json, os, sys
-out = sys.argv[1]
-runs = [r for r in ("graph.g4", "eager.g4", "graph.g2", "graph.g4.oneshot", "graph.g4.twoshot",
-                    "graph.g2.oneshot", "graph.g2.twoshot") if os.path.exists(f"{out}/perf.{r}.json")]
-data = {r: {row["bytes"]: row for row in json.load(open(f"{out}/perf.{r}.json"))["rows"]} for r in runs}
-sizes = sorted({b for d in data.values() for b in d})
-print("%10s" % "bytes" + "".join("%25s" % r for r in runs))
-for b in sizes:
-    cells = []
-    for r in runs:
-        row = data[r].get(b)
-        cells.append("%25s" % ("" if row is None else "%7.2f %7.2f %5.2fx%s" % (
-            row["time_us"], row["nccl_us"], row["nccl_us"] / row["time_us"],
-            "!" if row["wrong"] or row["inplace_wrong"] else " ")))
-    print("%10d" % b + "".join(cells))
-EOF
+  python3 scripts/perf_table.py compare "$LOGS"
 fi
 finish

@@ -58,13 +58,13 @@ static void plan_heap(const nvrar_settings_t *s, int nranks, size_t *heap_bytes,
   /* one-shot: 2 parities x nranks sources x piece, cells twice the data */
   size_t piece = ONESHOT_MAX_PIECE_BYTES;
   while (piece > 4096 && 2 * (size_t)nranks * 2 * piece > quarter) piece /= 2;
-  size_t stage = TWOSHOT_STAGE_BYTES;
-  while (stage > 65536 && stage > quarter) stage /= 2;
+  size_t stage = TWOSHOT_STAGE_BYTES; /* per set of slots; two sets */
+  while (stage > 65536 && 2 * stage > avail / 2) stage /= 2;
   cap->oneshot_packs = piece / NVRAR_PACK_BYTES;
   cap->slice_packs = stage / NVRAR_PACK_BYTES / (size_t)nranks;
   *flags_bytes = round_up(2 * NVRAR_MAX_BLOCKS * NVRAR_MAX_RANKS * sizeof(uint32_t), 4096);
   *cells_bytes = 2 * (size_t)nranks * cap->oneshot_packs * 2 * NVRAR_LL_CELL_BYTES;
-  *stage_bytes = (size_t)nranks * cap->slice_packs * NVRAR_PACK_BYTES;
+  *stage_bytes = 2 * (size_t)nranks * cap->slice_packs * NVRAR_PACK_BYTES; /* scatter + gather slots */
   *heap_bytes = round_up(avail, HEAP_ALIGN);
 }
 
@@ -154,6 +154,9 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
                       nvrar_shmem_my_pe(), nvrar_shmem_n_pes(), rank, nranks);
     goto fail;
   }
+  size_t free_shmem = 0;
+  CUDA_TRY(cudaMemGetInfo(&free_shmem, &total), res, fail);
+  NVRAR_INFO(NVRAR_SUBSYS_INIT, "NVSHMEM init took %zu MiB of device memory", (free_before - free_shmem) >> 20);
   comm->local_size = nvrar_shmem_node_size();
   if (comm->local_size != nranks) {
     res = nvrar_error(NVRAR_ERR_UNSUPPORTED,

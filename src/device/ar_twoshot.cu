@@ -3,20 +3,24 @@
  *
  * Steps, per piece (algo/chunk.h cuts the message into pieces of nranks slices of <= slice_cap packs;
  * rank q owns slice q; block b owns the same packs of every slice in every piece):
- *   1. scatter: rank r stores its input's slice q into slot [r] of rank q's staging (NVLink stores);
+ *   1. scatter: rank r stores its input's slice q into scatter slot [r] of rank q (NVLink stores);
  *   barrier A (this block index, all ranks);
  *   2. reduce: rank q folds slice q over ranks 0..n-1 in order in fp32 (its own input read locally,
- *      the others from its staging), writes the result to its output and to its own slot [q];
+ *      the others from its scatter slots), writes the result to its output and stores it into
+ *      gather slot [q] of every other rank (NVLink stores);
  *   barrier B;
- *   3. gather: rank r reads every other rank q's reduced slot [q] over NVLink into its output.
+ *   3. gather: rank r copies every gather slot [q] (local reads) into its output.
+ * Both crossings are stores: a remote load costs a round trip, a store only the way there.
  * Moves 2(n-1)/n*S per rank, the bandwidth-optimal direct schedule on an NVSwitch; 2 barriers/piece.
  *
  * Reuse of staging without resets: barrier A of a piece is passed only when every rank has finished
- * step 3 of the piece before (same block) or its whole previous kernel (stream order), so slot [q]
- * and the scatter slots are free again; barrier B orders reduce before gather. Barrier values come
- * from sync->seq[block], equal on all ranks because all ranks launch the same grids.
+ * step 3 of the piece before (same block) or its whole previous kernel (stream order), so no slot
+ * is written while its owner still reads it; barrier B orders the gather stores before the copies.
+ * Barrier values come from sync->seq[block], equal on all ranks because all ranks launch the same
+ * grids.
  *
- * Constraints: 2-8 ranks on one node, grid <= NVRAR_MAX_BLOCKS.
+ * Constraints: 2-8 ranks on one node, grid <= NVRAR_MAX_BLOCKS. Staging per rank: 2 x nranks x
+ * slice_cap packs (scatter slots, then gather slots).
  * Test: tests/mp/test_allreduce (NVRAR_ALGO=twoshot forces it), via scripts/gpu_check.sh.
  */
 #include "common.cuh"
@@ -29,6 +33,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) twoshot_kernel(nvrar_kernel
   uint32_t seq = a.sync->seq[blockIdx.x];
   uint4 *mine = static_cast<uint4 *>(a.stage[a.rank]);
   const uint64_t slot_off = (uint64_t)blockIdx.x * g.per_block; /* this block's packs in any slot */
+  const uint64_t gather = (uint64_t)NRANKS * a.slice_cap;          /* gather slots follow the scatter slots */
   bool ok = !comm_dead(a);
 
   for (uint64_t piece = 0; piece < g.pieces && ok; piece++) {
@@ -46,7 +51,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) twoshot_kernel(nvrar_kernel
     }
     if (!(ok = block_barrier<NRANKS>(a, 0, ++seq))) break;
 
-    /* 2. reduce my slice, ranks in order */
+    /* 2. reduce my slice, ranks in order, and hand the result to every other rank */
     nvrar_block_range(&g, piece, a.rank, blockIdx.x, &lo, &hi);
     for (uint64_t k = threadIdx.x; lo + k < hi; k += blockDim.x) {
       uint4 raw[NRANKS];
@@ -59,16 +64,20 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) twoshot_kernel(nvrar_kernel
       for (int r = 0; r < NRANKS; r++) fold<T, OP>(acc, raw[r], r == 0);
       uint4 out = repack<T>(acc);
       store_pack<T>(a.recv, begin + lo + k, a.count, a.aligned, out);
-      mine[(uint64_t)a.rank * a.slice_cap + slot_off + k] = out;
+#pragma unroll
+      for (int i = 1; i < NRANKS; i++) {
+        const int q = (a.rank + i) % NRANKS;
+        static_cast<uint4 *>(a.stage[q])[gather + (uint64_t)a.rank * a.slice_cap + slot_off + k] = out;
+      }
     }
     if (!(ok = block_barrier<NRANKS>(a, 1, ++seq))) break;
 
-    /* 3. gather every other rank's reduced slice */
+    /* 3. copy every other rank's reduced slice from my gather slots */
 #pragma unroll
     for (int i = 1; i < NRANKS; i++) {
       const int q = (a.rank + i) % NRANKS;
       nvrar_block_range(&g, piece, q, blockIdx.x, &lo, &hi);
-      const uint4 *src = static_cast<const uint4 *>(a.stage[q]) + (uint64_t)q * a.slice_cap + slot_off;
+      const uint4 *src = mine + gather + (uint64_t)q * a.slice_cap + slot_off;
       for (uint64_t k = threadIdx.x; lo + k < hi; k += blockDim.x)
         store_pack<T>(a.recv, begin + lo + k, a.count, a.aligned, load_cg(src + k));
     }

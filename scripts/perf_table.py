@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""Tables from nvrar_perf -J files: `perf_table.py compare LOGS` (nvrar vs NCCL per run) and
+`perf_table.py sweep LOGS` (time per launch-shape variant). Used by scripts/gpu_check.sh."""
+import glob
+import json
+import os
+import sys
+
+
+def load(path):
+    return {row["bytes"]: row for row in json.load(open(path))["rows"]}
+
+
+def compare(logs):
+    runs = [r for r in ("graph.g4", "eager.g4", "graph.g2", "eager.g2")
+            if os.path.exists(f"{logs}/perf.{r}.json")]
+    data = {r: load(f"{logs}/perf.{r}.json") for r in runs}
+    sizes = sorted({b for d in data.values() for b in d})
+    print("%10s" % "bytes" + "".join("%25s" % r for r in runs))
+    for b in sizes:
+        cells = []
+        for r in runs:
+            row = data[r].get(b)
+            cells.append("%25s" % ("" if row is None else "%7.2f %7.2f %5.2fx%s" % (
+                row["time_us"], row["nccl_us"], row["nccl_us"] / row["time_us"],
+                "!" if row["wrong"] or row["inplace_wrong"] else " ")))
+        print("%10d" % b + "".join(cells))
+
+
+def sweep(logs):
+    data = {os.path.basename(p)[6:-5]: load(p) for p in sorted(glob.glob(f"{logs}/sweep.*.json"))}
+    for prefix in ("g4.oneshot", "g4.twoshot", "g2."):
+        names = [n for n in data if n.startswith(prefix)]
+        if not names:
+            continue
+        sizes = sorted({b for n in names for b in data[n]})
+        print("%10s" % "bytes" + "".join("%18s" % n for n in names))
+        for b in sizes:
+            print("%10d" % b + "".join("%18s" % ("" if b not in data[n] else "%.2f%s" % (
+                data[n][b]["time_us"], "!" if data[n][b]["wrong"] or data[n][b]["inplace_wrong"] else ""))
+                for n in names))
+
+
+if __name__ == "__main__":
+    {"compare": compare, "sweep": sweep}[sys.argv[1]](sys.argv[2])

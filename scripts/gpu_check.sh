@@ -103,6 +103,7 @@ if [ "$mode" != tests ]; then
   perf graph.g4 4 -b 1K -e 64M -G 20
   perf eager.g4 4 -b 1K -e 64M
   perf graph.g2 2 -b 1K -e 64M -G 20
+  perf eager.g2 2 -b 1K -e 64M
   if [ "$mode" = full ] || [ "$mode" = bench ]; then
     perf graph.g4.oneshot 4 -b 1K -e 4M -G 20 -A oneshot
     perf graph.g4.twoshot 4 -b 1K -e 4M -G 20 -A twoshot

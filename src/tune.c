@@ -6,22 +6,36 @@
 #include "internal.h"
 
 /*
- * Largest message (bytes) for which AUTO takes one-shot, by rank count. One-shot moves (n-1)*S per
- * rank with no barrier; two-shot moves 2(n-1)/n*S with two barriers. The crossover measured on
- * 4x H200 (NVSwitch, NV18), bf16, CUDA graph, with `nvrar_perf -G 20 --sweep-algos`
- * (bench/results/h200x4-2026-11-22.md): see the table there for each point.
+ * Every number below was measured on 4x H200 (NVSwitch, NV18), bf16, CUDA graph, 20 x 20 replays,
+ * with `scripts/gpu_check.sh sweep` on 2026-11-22 (nvrar_perf -A oneshot|twoshot under
+ * NVRAR_THREADS_PER_BLOCK / NVRAR_NUM_BLOCKS variants); the tables are in
+ * bench/results/h200-sweep-2026-11-22.txt.
+ *
+ * Largest message (bytes) for which AUTO takes one-shot. One-shot moves (n-1)*S per rank in
+ * flag-in-data cells (half data) with no barrier; two-shot moves 2(n-1)/n*S with two barriers.
+ *   2 ranks: one-shot 6.10 us at 256 KiB vs two-shot 7.83; 8.55 vs 8.56 at 512 KiB; two-shot ahead after.
+ *   4 ranks: one-shot 7.24 us at 64 KiB vs two-shot 8.36; 9.49 vs 8.52 at 128 KiB.
+ *   5-8 ranks: not measured (8-GPU machines were not lent); one-shot's traffic grows with n, so the
+ *   4-rank crossover halved.
  */
 size_t nvrar_oneshot_threshold(int nranks) {
-  if (nranks <= 2) return 512u << 10;  /* 2 ranks: one-shot moves only S; wins up to 512 KiB */
-  if (nranks <= 4) return 256u << 10;  /* 4 ranks: crossover near 256 KiB */
-  return 128u << 10;                   /* 5-8 ranks: more copies per rank; not measured yet (8-GPU issue) */
+  if (nranks <= 2) return 256u << 10;
+  if (nranks <= 4) return 64u << 10;
+  return 32u << 10;
 }
 
-enum { DEFAULT_THREADS = 512, ONESHOT_MAX_BLOCKS = 32, TWOSHOT_MAX_BLOCKS = 32 };
+/*
+ * Launch shapes. One-shot: 128 threads up to 64 KiB (4 ranks: 7.24 us at 64 KiB vs 7.62 with 512;
+ * 1 KiB 4.28 vs 4.60), 512 above (2 ranks, 256 KiB: 6.10 vs 6.48). Two-shot: 64 blocks for large
+ * slices (4 ranks, 64 MiB: 325 us with 64 blocks, 366 with 32, 534 with 16); 256 threads while a
+ * slice is at most 256 KiB (4 ranks, 256 KiB: 8.90 us vs 9.13 with 512).
+ */
+enum { ONESHOT_SMALL_THREADS = 128, ONESHOT_SMALL_BYTES = 64 << 10, LARGE_THREADS = 512,
+       TWOSHOT_SMALL_THREADS = 256, TWOSHOT_SMALL_SLICE_PACKS = 16384 };
 
-static int clamp_blocks(uint64_t want, int max_blocks) {
+static int clamp_blocks(uint64_t want) {
   if (want < 1) return 1;
-  return want > (uint64_t)max_blocks ? max_blocks : (int)want;
+  return want > NVRAR_MAX_BLOCKS ? NVRAR_MAX_BLOCKS : (int)want;
 }
 
 nvrar_result_t nvrar_plan_make(const nvrar_settings_t *settings, const nvrar_capacity_t *capacity,
@@ -38,15 +52,18 @@ nvrar_result_t nvrar_plan_make(const nvrar_settings_t *settings, const nvrar_cap
     if (packs > capacity->oneshot_packs) limit = 0;
     algo = bytes <= limit ? NVRAR_ALGO_ONESHOT : NVRAR_ALGO_TWOSHOT;
   }
-  int threads = settings->threads_per_block ? settings->threads_per_block : DEFAULT_THREADS;
-  int blocks;
+  int threads, blocks;
   if (algo == NVRAR_ALGO_ONESHOT) {
     /* One pack per thread per piece: the pushes of a piece all go out at once. */
     uint64_t piece = nvrar_min_u64(packs, capacity->oneshot_packs);
-    blocks = clamp_blocks(nvrar_div_up(piece, (uint64_t)threads), ONESHOT_MAX_BLOCKS);
+    threads = bytes <= ONESHOT_SMALL_BYTES ? ONESHOT_SMALL_THREADS : LARGE_THREADS;
+    if (settings->threads_per_block) threads = settings->threads_per_block;
+    blocks = clamp_blocks(nvrar_div_up(piece, (uint64_t)threads));
   } else {
     uint64_t slice = nvrar_min_u64(nvrar_div_up(packs, (uint64_t)nranks), capacity->slice_packs);
-    blocks = clamp_blocks(nvrar_div_up(slice, (uint64_t)threads), TWOSHOT_MAX_BLOCKS);
+    threads = slice <= TWOSHOT_SMALL_SLICE_PACKS ? TWOSHOT_SMALL_THREADS : LARGE_THREADS;
+    if (settings->threads_per_block) threads = settings->threads_per_block;
+    blocks = clamp_blocks(nvrar_div_up(slice, (uint64_t)threads));
   }
   if (settings->num_blocks) blocks = settings->num_blocks;
   plan->algo = algo;

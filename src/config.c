@@ -121,7 +121,7 @@ static nvrar_result_t settings_from_env(nvrar_env_lookup_fn lookup, nvrar_settin
   if ((v = lookup("NVRAR_ALGO")) && *v && nvrar_parse_algo(v, &s->algo))
     return bad_env("NVRAR_ALGO", v, "auto, oneshot or twoshot");
   if ((v = lookup("NVRAR_NUM_BLOCKS")) && *v && parse_int(v, 0, NVRAR_MAX_BLOCKS, &s->num_blocks))
-    return bad_env("NVRAR_NUM_BLOCKS", v, "an integer in 0-64");
+    return bad_env("NVRAR_NUM_BLOCKS", v, "an integer in 0-128");
   if ((v = lookup("NVRAR_THREADS_PER_BLOCK")) && *v &&
       (parse_int(v, 0, NVRAR_MAX_THREADS, &s->threads_per_block) || !valid_threads(s->threads_per_block)))
     return bad_env("NVRAR_THREADS_PER_BLOCK", v, "0 or a multiple of 32 in 64-512");

@@ -8,7 +8,7 @@
 
 #define NVRAR_ENV_TABLE(X)                                                                          \
   X(NVRAR_ALGO, ALGO, "auto", "Force an algorithm: auto, oneshot, twoshot")                         \
-  X(NVRAR_NUM_BLOCKS, INT, "0", "Blocks per all-reduce kernel, 1-64; 0 lets the planner choose")   \
+  X(NVRAR_NUM_BLOCKS, INT, "0", "Blocks per all-reduce kernel, 1-128; 0 lets the planner choose")   \
   X(NVRAR_THREADS_PER_BLOCK, INT, "0", "Threads per block, a multiple of 32 in 64-512; 0: planner") \
   X(NVRAR_ONESHOT_MAX_BYTES, SIZE, "0", "Largest message one-shot takes under auto; 0: measured table") \
   X(NVRAR_MEMORY_BYTES, SIZE, "256MiB", "GPU memory per rank for nvrar, NVSHMEM heap included")     \

@@ -3,7 +3,7 @@
 #define NVRAR_ALGO_LIMITS_H
 
 #define NVRAR_MAX_RANKS 8      /* ranks reached over NVLink by one kernel */
-#define NVRAR_MAX_BLOCKS 64    /* grid size bound: per-block flags and sequence counters */
+#define NVRAR_MAX_BLOCKS 128   /* grid size bound: per-block flags and sequence counters */
 #define NVRAR_MAX_THREADS 512  /* block size bound: keeps 128 registers per thread, no spills */
 #define NVRAR_PACK_BYTES 16    /* one 16-byte vector access: the unit of all data movement */
 #define NVRAR_LL_CELL_BYTES 16 /* one-shot cell: 8 data bytes + two 4-byte flags */

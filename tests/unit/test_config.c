@@ -72,7 +72,7 @@ int main(void) {
   CHECK(s.algo == NVRAR_ALGO_ONESHOT && s.timeout_seconds == 7 && s.num_blocks == 16);
 
   /* bad environment values: an error naming the variable, *out untouched */
-  const char *bad[][2] = {{"NVRAR_ALGO", "fastest"},          {"NVRAR_NUM_BLOCKS", "65"},
+  const char *bad[][2] = {{"NVRAR_ALGO", "fastest"},          {"NVRAR_NUM_BLOCKS", "129"},
                           {"NVRAR_NUM_BLOCKS", "x"},          {"NVRAR_THREADS_PER_BLOCK", "100"},
                           {"NVRAR_THREADS_PER_BLOCK", "1024"}, {"NVRAR_MEMORY_BYTES", "lots"},
                           {"NVRAR_TIMEOUT", "0"},              {"NVRAR_TIMEOUT", "-3"},

@@ -436,8 +436,8 @@ int main(int argc, char **argv) {
     nvrar_get_version(&version);
     struct cudaDeviceProp prop;
     CUDA_OK(cudaGetDeviceProperties(&prop, job.local_rank % ndev));
-    printf("# nvrar_perf: nvrar %d, %d ranks, %s, %s mode%s, algo %s\n", version, n, prop.name,
-           o.graph_launches ? "CUDA graph" : "eager", o.graph_launches ? "" : "",
+    printf("# nvrar_perf: nvrar %d.%d.%d, %d ranks, %s, %s mode, algo %s\n", version / 100000, version / 1000 % 100,
+           version % 1000, n, prop.name, o.graph_launches ? "CUDA graph" : "eager",
            o.algo == NVRAR_ALGO_AUTO ? (getenv("NVRAR_ALGO") ? getenv("NVRAR_ALGO") : "auto")
                                      : o.algo == NVRAR_ALGO_ONESHOT ? "oneshot" : "twoshot");
     printf("# iters %d warmup %d graph launches %d check %d; nvrar init %.2f s (slowest rank), device memory taken by "

@@ -134,13 +134,17 @@ NVRAR_API nvrar_result_t nvrar_comm_init(nvrar_comm_t *comm, int nranks, nvrar_u
 
 /*
  * Collective: waits for this rank's outstanding all-reduces, frees everything the communicator
- * holds and finalises NVSHMEM. comm must not be used afterwards.
+ * holds and finalises NVSHMEM. comm must not be used afterwards (calls with it then return
+ * NVRAR_ERR_INVALID_USAGE). A communicator that timed out or was aborted is torn down locally,
+ * without NVSHMEM's collective finalize, so destroy cannot hang on a lost peer; NVSHMEM then stays
+ * initialised in this process and a new communicator needs a new process.
  */
 NVRAR_API nvrar_result_t nvrar_comm_destroy(nvrar_comm_t comm);
 
 /*
- * Local: marks the communicator aborted so that running and future kernels stop waiting for peers,
- * then frees what can be freed without peers. Use after NVRAR_ERR_TIMEOUT or a lost peer.
+ * Local: marks the communicator aborted so that running kernels stop waiting for peers (within about
+ * 1 ms) and later ones return at once, then frees it as nvrar_comm_destroy does for a failed
+ * communicator. Use after NVRAR_ERR_TIMEOUT or a lost peer. comm must not be used afterwards.
  */
 NVRAR_API nvrar_result_t nvrar_comm_abort(nvrar_comm_t comm);
 

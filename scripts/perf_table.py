@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Tables from nvrar_perf -J files: `perf_table.py compare LOGS` (nvrar vs NCCL per run) and
-`perf_table.py sweep LOGS` (time per launch-shape variant). Used by scripts/gpu_check.sh."""
+"""Tables from nvrar_perf -J files: `perf_table.py compare LOGS` (nvrar vs NCCL per run),
+`perf_table.py sweep LOGS` (time per launch-shape variant), both used by scripts/gpu_check.sh, and
+`perf_table.py markdown RUN.json` (one run as a Markdown table, for bench/results/)."""
 import glob
 import json
 import os
@@ -41,5 +42,24 @@ def sweep(logs):
                 for n in names))
 
 
+def markdown(path):
+    run = json.load(open(path))
+    n = run["ranks"]
+    has_nccl = any("nccl_us" in r for r in run["rows"])
+    head = "| bytes | type | nvrar oop (us) | busbw (GB/s) | #wrong | nvrar in-place (us) | #wrong |"
+    rule = "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+    if has_nccl:
+        head += " NCCL oop (us) | NCCL in-place (us) | speed-up oop |"
+        rule += " ---: | ---: | ---: |"
+    print(head)
+    print(rule)
+    for r in run["rows"]:
+        line = "| %d | %s | %.2f | %.1f | %d | %.2f | %d |" % (
+            r["bytes"], r["dtype"], r["time_us"], r["busbw"], r["wrong"], r["inplace_time_us"], r["inplace_wrong"])
+        if has_nccl:
+            line += " %.2f | %.2f | %.2fx |" % (r["nccl_us"], r["nccl_inplace_us"], r["nccl_us"] / r["time_us"])
+        print(line)
+
+
 if __name__ == "__main__":
-    {"compare": compare, "sweep": sweep}[sys.argv[1]](sys.argv[2])
+    {"compare": compare, "sweep": sweep, "markdown": markdown}[sys.argv[1]](sys.argv[2])

@@ -1,0 +1,32 @@
+# Thin wrapper over CMake: the README's two commands.
+#   make bench   build, then benchmark every local GPU against NCCL (scripts/bench.sh)
+#   make test    build, then every test: CPU always, GPU where there are GPUs (skipped otherwise)
+# Variables: BUILD (build folder, default build), CMAKE_ARGS (e.g. -DCMAKE_CUDA_ARCHITECTURES=90
+# -DNVSHMEM_ROOT=/opt/nvshmem).
+BUILD ?= build
+CMAKE_ARGS ?=
+GENERATOR := $(if $(shell command -v ninja 2>/dev/null),-G Ninja,)
+
+.PHONY: all build test test-asan bench clean
+
+all: build
+
+build:
+	@if [ ! -f $(BUILD)/CMakeCache.txt ]; then cmake -S . -B $(BUILD) $(GENERATOR) $(CMAKE_ARGS); fi
+	cmake --build $(BUILD) -j
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure
+
+# The CPU tests again under AddressSanitizer and UBSan, in their own build folder.
+test-asan:
+	@if [ ! -f $(BUILD)-asan/CMakeCache.txt ]; then \
+	  cmake -S . -B $(BUILD)-asan $(GENERATOR) -DNVRAR_ASAN=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS); fi
+	cmake --build $(BUILD)-asan -j
+	cd $(BUILD)-asan && ctest --output-on-failure -L cpu
+
+bench: build
+	BUILD=$(BUILD) scripts/bench.sh
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan

@@ -17,6 +17,8 @@ build:
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure
+	@n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU'); if [ "$${n:-0}" -lt 4 ]; then \
+	  echo "GPU tests that need more GPUs than the $${n:-0} visible here were skipped (they need 2 or 4)."; fi
 
 # The CPU tests again under AddressSanitizer and UBSan, in their own build folder.
 test-asan:

@@ -88,6 +88,13 @@ if [ "$mode" != bench ]; then
       NVRAR_ALGO=$algo NVRAR_TEST_REPLAYS=$replays run "graph.$algo.g$n" 150 "$bin/test_graph" -g $n
     done
   done
+  if [ "$ngpu" -ge 3 ]; then
+    for algo in auto oneshot twoshot; do
+      NVRAR_ALGO=$algo run "allreduce.$algo.g3" 150 "$bin/test_allreduce" -g 3
+    done
+    NVRAR_TEST_REPLAYS=$replays run "graph.auto.g3" 150 "$bin/test_graph" -g 3
+  fi
+  run "allreduce.auto.g1" 150 "$bin/test_allreduce" -g 1
   for algo in oneshot twoshot; do
     NVRAR_ALGO=$algo run "timeout.$algo.g2" 60 "$bin/test_timeout" -g 2
   done

@@ -142,6 +142,11 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
     NVRAR_WARN("NVSHMEM_SYMMETRIC_SIZE=%s set by the user overrides nvrar's memory budget", user_heap);
   }
 
+  /* Load the device module first, so the log tells its memory apart from NVSHMEM's. */
+  size_t free_module = 0;
+  CUDA_TRY((cudaError_t)nvrar_shmem_load_module(), res, fail);
+  CUDA_TRY(cudaMemGetInfo(&free_module, &total), res, fail);
+  NVRAR_INFO(NVRAR_SUBSYS_INIT, "device module load took %zu MiB", (free_before - free_module) >> 20);
   int status = nvrar_shmem_init(rank, nranks, shmem_id);
   if (status != 0) {
     res = nvrar_error(NVRAR_ERR_NVSHMEM, "nvrar_comm_init: NVSHMEM init with a unique id failed (status %d) on rank %d of %d",
@@ -156,7 +161,7 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   }
   size_t free_shmem = 0;
   CUDA_TRY(cudaMemGetInfo(&free_shmem, &total), res, fail);
-  NVRAR_INFO(NVRAR_SUBSYS_INIT, "NVSHMEM init took %zu MiB of device memory", (free_before - free_shmem) >> 20);
+  NVRAR_INFO(NVRAR_SUBSYS_INIT, "NVSHMEM init took %zu MiB of device memory", (free_module - free_shmem) >> 20);
   comm->local_size = nvrar_shmem_node_size();
   if (comm->local_size != nranks) {
     res = nvrar_error(NVRAR_ERR_UNSUPPORTED,

@@ -8,6 +8,8 @@
 extern "C" {
 #endif
 
+/* Loads the library's device module (kernels + NVSHMEM device code); a cudaError_t. */
+int nvrar_shmem_load_module(void);
 int nvrar_shmem_uniqueid_bytes(void);
 int nvrar_shmem_get_uniqueid(void *out);
 int nvrar_shmem_init(int rank, int nranks, const void *uid);

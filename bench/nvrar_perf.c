@@ -22,7 +22,7 @@
 #include <cuda_runtime_api.h>
 
 #include "check.h"
-#include "internal.h" /* nvrar_env_print_table: the env registry, linked from nvrar_core */
+#include "internal.h" /* the env registry and its parsers, linked from nvrar_core */
 #include "launch.h"
 #include "nvrar.h"
 
@@ -86,22 +86,12 @@ static void usage(FILE *f) {
 }
 
 static size_t parse_size_or_die(const char *text, const char *flag) {
-  char *end = NULL;
-  double v = strtod(text, &end);
-  double scale = 1;
-  if (end && *end) {
-    switch (*end) {
-      case 'K': case 'k': scale = 1024; break;
-      case 'M': case 'm': scale = 1024.0 * 1024; break;
-      case 'G': case 'g': scale = 1024.0 * 1024 * 1024; break;
-      default: scale = -1;
-    }
-  }
-  if (end == text || v < 0 || scale < 0) {
-    fprintf(stderr, "nvrar_perf: %s %s is not a size (e.g. 1024, 64K, 8M)\n", flag, text);
+  size_t bytes = 0;
+  if (nvrar_parse_size(text, &bytes)) {
+    fprintf(stderr, "nvrar_perf: %s %s is not a size (e.g. 1024, 64K, 8M, 1GiB)\n", flag, text);
     exit(2);
   }
-  return (size_t)(v * scale);
+  return bytes;
 }
 
 static int parse_dtype(const char *s) {
@@ -118,8 +108,6 @@ static int parse_op(const char *s) {
   return -1;
 }
 
-static const char *dtype_name(int d) { return d == NVRAR_FLOAT32 ? "float" : d == NVRAR_FLOAT16 ? "half" : "bfloat16"; }
-static const char *op_name(int o) { return o == NVRAR_SUM ? "sum" : o == NVRAR_MAX ? "max" : "min"; }
 
 static void parse_options(int argc, char **argv, options_t *o) {
   memset(o, 0, sizeof *o);
@@ -498,7 +486,7 @@ int main(int argc, char **argv) {
         }
         total_wrong += wrong[0] + wrong[1];
         printf("  %10zu %12zu %9s %6s %6d %8.2f %7.2f %7.2f %6llu %8.2f %7.2f %7.2f %6llu", bytes, count,
-               dtype_name(dtype), op_name(op), -1, t[0], algbw[0], busbw[0], wrong[0], t[1], algbw[1], busbw[1],
+               nvrar_dtype_name((nvrar_dtype_t)dtype), nvrar_op_name((nvrar_op_t)op), -1, t[0], algbw[0], busbw[0], wrong[0], t[1], algbw[1], busbw[1],
                wrong[1]);
         if (o.compare_nccl) printf("  %8.2f %8.2f %7.2fx", nt[0], nt[1], nt[0] / t[0]);
         printf("\n");
@@ -507,7 +495,7 @@ int main(int argc, char **argv) {
           fprintf(json,
                   "%s\n  {\"bytes\": %zu, \"count\": %zu, \"dtype\": \"%s\", \"op\": \"%s\", \"time_us\": %.3f, "
                   "\"busbw\": %.3f, \"wrong\": %llu, \"inplace_time_us\": %.3f, \"inplace_wrong\": %llu",
-                  first_row ? "" : ",", bytes, count, dtype_name(dtype), op_name(op), t[0], busbw[0], wrong[0], t[1],
+                  first_row ? "" : ",", bytes, count, nvrar_dtype_name((nvrar_dtype_t)dtype), nvrar_op_name((nvrar_op_t)op), t[0], busbw[0], wrong[0], t[1],
                   wrong[1]);
           if (o.compare_nccl) fprintf(json, ", \"nccl_us\": %.3f, \"nccl_inplace_us\": %.3f", nt[0], nt[1]);
           fprintf(json, "}");

@@ -1,0 +1,23 @@
+#!/bin/sh
+# nvrar_perf refuses bad flags with exit 2 and a message, before looking for GPUs.
+# usage: check_perf_args.sh NVRAR_PERF
+set -u
+perf=$1
+fail=0
+expect_2() {
+  msg=$("$perf" "$@" 2>&1)
+  rc=$?
+  if [ $rc -ne 2 ] || [ -z "$msg" ]; then echo "nvrar_perf $*: exit $rc, expected 2 with a message"; fail=1; fi
+}
+expect_2 -b 2X
+expect_2 -e lots
+expect_2 -b 1M -e 1K
+expect_2 -d int8
+expect_2 -o prod
+expect_2 -A ring
+expect_2 --compare mpi
+expect_2 -n 0
+expect_2 stray
+"$perf" --help | grep -q -- "--compare nccl" || { echo "nvrar_perf --help lacks --compare"; fail=1; }
+[ $fail -eq 0 ] && echo "nvrar_perf argument errors: ok"
+exit $fail

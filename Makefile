@@ -1,6 +1,7 @@
 # Thin wrapper over CMake: the README's two commands.
 #   make bench   build, then benchmark every local GPU against NCCL (scripts/bench.sh)
-#   make test    build, then every test: CPU always, GPU where there are GPUs (skipped otherwise)
+#   make test    build, then every test: CPU always, GPU where there are GPUs (skipped otherwise),
+#                then the Python package's tests (pytest)
 # Variables: BUILD (build folder, default build), CMAKE_ARGS (e.g. -DCMAKE_CUDA_ARCHITECTURES=90
 # -DNVSHMEM_ROOT=/opt/nvshmem).
 BUILD ?= build
@@ -17,6 +18,8 @@ build:
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure
+	@if python3 -c 'import pytest' 2>/dev/null; then python3 -m pytest -q python/tests; \
+	  else echo "Python tests skipped: pytest is not installed (python3 -m pip install pytest)."; fi
 	@n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU'); if [ "$${n:-0}" -lt 4 ]; then \
 	  echo "GPU tests that need more GPUs than the $${n:-0} visible here were skipped (they need 2 or 4)."; fi
 

@@ -1,0 +1,62 @@
+"""nvrar: GPU-resident all-reduce for tensor-parallel inference, built on NVSHMEM.
+
+`import nvrar` never fails. NVRAR_AVAILABLE says whether the native library (libnvrar.so) loaded,
+and unavailable_reason() says why not. The binding is ctypes over include/nvrar.h; nothing here is
+built against torch.
+"""
+from . import _native
+from .sizes import parse_size
+
+__all__ = ["NVRAR_AVAILABLE", "NvrarError", "unavailable_reason", "version", "library_path", "parse_size",
+           "DTYPES", "OPS", "ALGOS"]
+
+__version__ = "0.1.0"
+
+NVRAR_AVAILABLE = _native.LIB is not None
+
+# nvrar_dtype_t, nvrar_op_t and nvrar_algo_t values of include/nvrar.h
+DTYPES = {"float32": 0, "float16": 1, "bfloat16": 2}
+OPS = {"sum": 0, "max": 1, "min": 2}
+ALGOS = {"auto": 0, "oneshot": 1, "twoshot": 2}
+
+
+class NvrarError(RuntimeError):
+    """A call into libnvrar failed: `code` is the nvrar_result_t, `name` its string, `message` the
+    library's last-error text for the failing call."""
+
+    def __init__(self, code, name, message):
+        super().__init__(f"nvrar error {code} ({name}): {message}")
+        self.code = code
+        self.name = name
+        self.message = message
+
+
+def unavailable_reason():
+    """Why the native library is not available ('' when it is)."""
+    return _native.REASON
+
+
+def library_path():
+    """Path of the loaded libnvrar.so, or None."""
+    return _native.PATH
+
+
+def _lib():
+    if _native.LIB is None:
+        raise RuntimeError(f"nvrar's native library is not available: {_native.REASON}")
+    return _native.LIB
+
+
+def check(result):
+    """Raises NvrarError for a non-zero nvrar_result_t."""
+    if result != 0:
+        lib = _lib()
+        raise NvrarError(result, lib.nvrar_result_string(result).decode(), lib.nvrar_get_last_error().decode())
+
+
+def version():
+    """The loaded library's version as 'major.minor.patch'."""
+    import ctypes
+    v = ctypes.c_int()
+    check(_lib().nvrar_get_version(ctypes.byref(v)))
+    return f"{v.value // 100000}.{v.value // 1000 % 100}.{v.value % 1000}"

@@ -1,0 +1,118 @@
+"""ctypes binding of include/nvrar.h. Loading never raises: on failure `LIB` is None and `REASON`
+says why. Search order: $NVRAR_LIBRARY, the package's own lib/ (pip install), the source tree's
+build/lib (development), then the system's library path."""
+import ctypes
+import ctypes.util
+import os
+from pathlib import Path
+
+LIB = None
+REASON = ""
+PATH = None
+
+
+def _preload_nvshmem():
+    """libnvrar links libnvshmem_host.so.3; when it comes from the nvidia-nvshmem wheel (the one
+    torch pins) load that copy first, so torch and nvrar share one NVSHMEM in the process."""
+    try:
+        import nvidia.nvshmem as wheel  # noqa: F401  (namespace package of the wheel)
+    except ImportError:
+        return
+    for root in getattr(wheel, "__path__", []):
+        host = Path(root) / "lib" / "libnvshmem_host.so.3"
+        if host.exists():
+            try:
+                ctypes.CDLL(str(host), mode=ctypes.RTLD_GLOBAL)
+            except OSError:
+                pass
+            return
+
+
+def _candidates():
+    env = os.environ.get("NVRAR_LIBRARY")
+    if env:
+        yield env
+        return
+    here = Path(__file__).resolve().parent
+    yield str(here / "lib" / "libnvrar.so")
+    yield str(here.parents[1] / "build" / "lib" / "libnvrar.so")
+    found = ctypes.util.find_library("nvrar")
+    if found:
+        yield found
+
+
+def _load():
+    global LIB, REASON, PATH
+    _preload_nvshmem()
+    tried = []
+    for path in _candidates():
+        if "/" in path and not os.path.exists(path):
+            tried.append(f"{path} (no such file)")
+            continue
+        try:
+            LIB = ctypes.CDLL(path)
+            PATH = path
+            break
+        except OSError as err:
+            tried.append(f"{path} ({err})")
+    if LIB is None:
+        REASON = "libnvrar.so could not be loaded; tried: " + "; ".join(tried or ["nothing"])
+        return
+    _declare(LIB)
+
+
+c_int, c_size_t, c_void_p, c_char_p, c_double, c_uint = (
+    ctypes.c_int, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_double, ctypes.c_uint)
+
+
+class UniqueId(ctypes.Structure):
+    _fields_ = [("internal", ctypes.c_char * 128)]
+
+
+class Config(ctypes.Structure):
+    """nvrar_config_t; build it with config() so size and version are right."""
+    _fields_ = [("size", c_size_t), ("version", c_uint), ("device", c_int), ("memory_bytes", c_size_t),
+                ("algo", c_int), ("num_blocks", c_int), ("threads_per_block", c_int),
+                ("oneshot_max_bytes", c_size_t), ("timeout_seconds", c_double)]
+
+
+VERSION_CODE = 0 * 100000 + 1 * 1000 + 0  # NVRAR_VERSION of the header this binding was written for
+
+
+def config(**fields):
+    """An nvrar_config_t as NVRAR_CONFIG_INITIALIZER makes it, with `fields` set."""
+    c = Config(ctypes.sizeof(Config), VERSION_CODE, -1, 0, 0, 0, 0, 0, 0.0)
+    for name, value in fields.items():
+        if name not in dict(Config._fields_):
+            raise TypeError(f"nvrar config has no field {name!r}")
+        setattr(c, name, value)
+    return c
+
+
+def _declare(lib):
+    r = c_int  # nvrar_result_t
+    sigs = {
+        "nvrar_get_version": (r, [ctypes.POINTER(c_int)]),
+        "nvrar_result_string": (c_char_p, [c_int]),
+        "nvrar_get_last_error": (c_char_p, []),
+        "nvrar_get_unique_id": (r, [ctypes.POINTER(UniqueId)]),
+        "nvrar_comm_init": (r, [ctypes.POINTER(c_void_p), c_int, UniqueId, c_int, ctypes.POINTER(Config)]),
+        "nvrar_comm_destroy": (r, [c_void_p]),
+        "nvrar_comm_abort": (r, [c_void_p]),
+        "nvrar_comm_get_async_error": (r, [c_void_p, ctypes.POINTER(c_int)]),
+        "nvrar_comm_rank": (r, [c_void_p, ctypes.POINTER(c_int)]),
+        "nvrar_comm_size": (r, [c_void_p, ctypes.POINTER(c_int)]),
+        "nvrar_comm_device": (r, [c_void_p, ctypes.POINTER(c_int)]),
+        "nvrar_comm_local_size": (r, [c_void_p, ctypes.POINTER(c_int)]),
+        "nvrar_malloc": (r, [c_void_p, c_size_t, ctypes.POINTER(c_void_p)]),
+        "nvrar_free": (r, [c_void_p, c_void_p]),
+        "nvrar_all_reduce": (r, [c_void_p, c_void_p, c_void_p, c_size_t, c_int, c_int, c_void_p]),
+        "nvrar_dtype_size": (c_size_t, [c_int]),
+    }
+    for name, (restype, argtypes) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
+
+
+_load()

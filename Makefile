@@ -18,10 +18,10 @@ build:
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure
-	@if python3 -c 'import pytest' 2>/dev/null; then python3 -m pytest -q python/tests; \
-	  else echo "Python tests skipped: pytest is not installed (python3 -m pip install pytest)."; fi
 	@n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU'); if [ "$${n:-0}" -lt 4 ]; then \
 	  echo "GPU tests that need more GPUs than the $${n:-0} visible here were skipped (they need 2 or 4)."; fi
+	@if python3 -c 'import pytest' 2>/dev/null; then python3 -m pytest -q python/tests; \
+	  else echo "Python tests skipped: pytest is not installed (python3 -m pip install pytest)."; fi
 
 # The CPU tests again under AddressSanitizer and UBSan, in their own build folder.
 test-asan:

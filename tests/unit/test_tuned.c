@@ -54,24 +54,28 @@ int main(void) {
   CHECK(nvrar_tuned_lookup(&t, (size_t)1 << 40) == &t.entries[2]);
   CHECK(nvrar_tuned_parse(" { } ", 5, &t, err, sizeof err) == 0 && t.count == 0 && nvrar_tuned_lookup(&t, 5) == NULL);
 
-  CHECK(rejects("", "expected '{'"));
-  CHECK(rejects("[]", "expected '{'"));
-  CHECK(rejects("{\"1024\": {\"algorithm\": \"ring\"}}", "unknown algorithm"));
-  CHECK(rejects("{\"1024\": {\"num_blocks\": 4}}", "without \"algorithm\""));
-  CHECK(rejects("{\"1024\": {}}", "without \"algorithm\""));
-  CHECK(rejects("{\"abc\": {\"algorithm\": \"oneshot\"}}", "not a message size"));
-  CHECK(rejects("{\"1K\": {\"algorithm\": \"oneshot\"}, \"1024\": {\"algorithm\": \"twoshot\"}}", "twice"));
-  CHECK(rejects("{\"1024\": {\"algorithm\": \"oneshot\", \"num_blocks\": 500}}", "num_blocks"));
-  CHECK(rejects("{\"1024\": {\"algorithm\": \"oneshot\", \"num_blocks\": 2.5}}", "num_blocks"));
-  CHECK(rejects("{\"1024\": {\"algorithm\": \"oneshot\", \"threads_per_block\": 100}}", "threads_per_block"));
-  CHECK(rejects("{\"1024\": {\"algorithm\": \"oneshot\", \"chunk_bytes\": -1}}", "chunk_bytes"));
-  CHECK(rejects("{\"1024\": {\"algorithm\": \"oneshot\", \"avg_time_ms\": \"fast\"}}", "expected a number"));
-  CHECK(rejects("{\"1024\": {\"algorithm\": \"oneshot\"}", "expected '}'"));
-  CHECK(rejects("{\"1024\": {\"algorithm\": \"oneshot\"},}", NULL));
-  CHECK(rejects("{\"1024\": {\"algorithm\": \"oneshot\"}} x", "after the closing"));
-  CHECK(rejects("{\"1024: {}}", NULL));
-  CHECK(rejects("{\"10\\n24\": {}}", "escape"));
-  CHECK(rejects("{\n\n\"1024\": {\"algorithm\": \"oneshot\", \"num_blocks\": tru}}", "line 3"));
+  /* malformed files: rejected whole, with the line and what was wrong */
+  static const char *const bad[][2] = {
+      {"", "expected '{'"},
+      {"[]", "expected '{'"},
+      {"{\"1024\": {\"algorithm\": \"ring\"}}", "unknown algorithm"},
+      {"{\"1024\": {\"num_blocks\": 4}}", "without \"algorithm\""},
+      {"{\"1024\": {}}", "without \"algorithm\""},
+      {"{\"abc\": {\"algorithm\": \"oneshot\"}}", "not a message size"},
+      {"{\"1K\": {\"algorithm\": \"oneshot\"}, \"1024\": {\"algorithm\": \"twoshot\"}}", "twice"},
+      {"{\"1024\": {\"algorithm\": \"oneshot\", \"num_blocks\": 500}}", "num_blocks"},
+      {"{\"1024\": {\"algorithm\": \"oneshot\", \"num_blocks\": 2.5}}", "num_blocks"},
+      {"{\"1024\": {\"algorithm\": \"oneshot\", \"threads_per_block\": 100}}", "threads_per_block"},
+      {"{\"1024\": {\"algorithm\": \"oneshot\", \"chunk_bytes\": -1}}", "chunk_bytes"},
+      {"{\"1024\": {\"algorithm\": \"oneshot\", \"avg_time_ms\": \"fast\"}}", "expected a number"},
+      {"{\"1024\": {\"algorithm\": \"oneshot\"}", "expected '}'"},
+      {"{\"1024\": {\"algorithm\": \"oneshot\"},}", NULL},
+      {"{\"1024\": {\"algorithm\": \"oneshot\"}} x", "after the closing"},
+      {"{\"1024: {}}", NULL},
+      {"{\"10\\n24\": {}}", "escape"},
+      {"{\n\n\"1024\": {\"algorithm\": \"oneshot\", \"num_blocks\": tru}}", "line 3"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) CHECK(rejects(bad[i][0], bad[i][1]));
   {
     char big[8192] = "{";
     for (int i = 0; i <= NVRAR_MAX_TUNED_ENTRIES; i++)

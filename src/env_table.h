@@ -14,6 +14,6 @@
   X(NVRAR_MEMORY_BYTES, SIZE, "256MiB", "GPU memory per rank for nvrar, NVSHMEM heap included")     \
   X(NVRAR_TIMEOUT, DOUBLE, "30", "Seconds a kernel waits for a peer before NVRAR_ERR_TIMEOUT")       \
   X(NVRAR_DEBUG, STRING, "WARN", "Log level: NONE, WARN, INFO, TRACE")                               \
-  X(NVRAR_DEBUG_SUBSYS, STRING, "ALL", "Comma list of subsystems to log: INIT, COLL, TUNE, ALL")
+  X(NVRAR_DEBUG_SUBSYS, STRING, "ALL", "Comma list of subsystems to log: INIT, COLL, ALL")
 
 #endif

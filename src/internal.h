@@ -16,7 +16,7 @@
 
 /* ---- logging (log.c) ---- */
 typedef enum { NVRAR_LOG_NONE = 0, NVRAR_LOG_WARN = 1, NVRAR_LOG_INFO = 2, NVRAR_LOG_TRACE = 3 } nvrar_log_level_t;
-enum { NVRAR_SUBSYS_INIT = 1, NVRAR_SUBSYS_COLL = 2, NVRAR_SUBSYS_TUNE = 4, NVRAR_SUBSYS_ALL = 7 };
+enum { NVRAR_SUBSYS_INIT = 1, NVRAR_SUBSYS_COLL = 2, NVRAR_SUBSYS_ALL = 3 };
 
 void nvrar_log(int level, int subsys, const char *file, int line, const char *fmt, ...) NVRAR_PRINTF(5, 6);
 int nvrar_log_enabled(int level, int subsys);
@@ -26,7 +26,6 @@ int nvrar_log_enabled(int level, int subsys);
 
 /* Records the calling thread's last-error text (printf format), logs it at INFO, returns code. */
 nvrar_result_t nvrar_error(nvrar_result_t code, const char *fmt, ...) NVRAR_PRINTF(2, 3);
-void nvrar_error_clear(void);
 
 #define NVRAR_CHECK(call)                         \
   do {                                            \

@@ -31,7 +31,6 @@ static void log_init(void) {
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
       if (!strcasecmp(tok, "INIT")) log_subsys |= NVRAR_SUBSYS_INIT;
       else if (!strcasecmp(tok, "COLL")) log_subsys |= NVRAR_SUBSYS_COLL;
-      else if (!strcasecmp(tok, "TUNE")) log_subsys |= NVRAR_SUBSYS_TUNE;
       else if (!strcasecmp(tok, "ALL")) log_subsys |= NVRAR_SUBSYS_ALL;
       else fprintf(stderr, "nvrar WARN NVRAR_DEBUG_SUBSYS: unknown subsystem '%s' ignored\n", tok);
     }
@@ -65,7 +64,5 @@ nvrar_result_t nvrar_error(nvrar_result_t code, const char *fmt, ...) {
   NVRAR_INFO(NVRAR_SUBSYS_ALL, "%s: %s", nvrar_result_string(code), last_error);
   return code;
 }
-
-void nvrar_error_clear(void) { last_error[0] = '\0'; }
 
 const char *nvrar_get_last_error(void) { return last_error; }

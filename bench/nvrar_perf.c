@@ -60,6 +60,7 @@ typedef struct options {
   int ops[NVRAR_NUM_OPS], nops;
   nvrar_algo_t algo;
   int compare_nccl;
+  int exchange; /* --op exchange: pairwise put-with-signal bandwidth instead of all-reduce */
   const char *json;
 } options_t;
 
@@ -74,14 +75,17 @@ static void usage(FILE *f) {
           "  -w, --warmup_iters N     warm-up calls per row (default 5)\n"
           "  -c, --check 0|1          check results bitwise (default 1)\n"
           "  -d, --datatype T         float, half, bfloat16 or all (default float)\n"
-          "  -o, --op O               sum, max, min or all (default sum)\n"
+          "  -o, --op O               sum, max, min or all (default sum); exchange: put-with-signal bandwidth\n"
+          "                           of rank pairs r, r^d for d = 1, 2, 4.. (nvrar_exchange; -d ignored)\n"
           "  -G, --cudagraph G        capture the n calls in a CUDA graph, replay it G times (default 0: eager)\n"
           "  -g, --ngpus N            start N processes, one per GPU (default: from torchrun/mpirun, else 1)\n"
           "  -a, --average 0|1|2|3    time of a row over ranks: 0 rank 0, 1 mean, 2 min, 3 max (default 1)\n"
-          "  -A, --algo A             auto, oneshot or twoshot (default auto; NVRAR_ALGO also works)\n"
+          "  -A, --algo A             auto, oneshot, twoshot, ring, simple-ring, hier-rd, hier-rhd (default auto;\n"
+          "                           NVRAR_ALGO also works)\n"
           "      --compare nccl       time NCCL on the same buffers in the same run\n"
           "  -J, --output_file F      also write the rows as JSON to F\n"
           "      --env                print nvrar's environment variables and exit\n"
+          "      --model              print the cost model's predictions across nodes and exit (no GPU needed)\n"
           "  -h, --help\n");
 }
 
@@ -120,12 +124,12 @@ static void parse_options(int argc, char **argv, options_t *o) {
   o->average = 1;
   o->dtypes[o->ndtypes++] = NVRAR_FLOAT32;
   o->ops[o->nops++] = NVRAR_SUM;
-  enum { OPT_COMPARE = 1000, OPT_ENV };
+  enum { OPT_COMPARE = 1000, OPT_ENV, OPT_MODEL };
   static const struct option longs[] = {
       {"minbytes", 1, 0, 'b'}, {"maxbytes", 1, 0, 'e'}, {"stepfactor", 1, 0, 'f'}, {"stepbytes", 1, 0, 'i'},
       {"iters", 1, 0, 'n'}, {"warmup_iters", 1, 0, 'w'}, {"check", 1, 0, 'c'}, {"datatype", 1, 0, 'd'},
       {"op", 1, 0, 'o'}, {"cudagraph", 1, 0, 'G'}, {"ngpus", 1, 0, 'g'}, {"average", 1, 0, 'a'},
-      {"algo", 1, 0, 'A'}, {"output_file", 1, 0, 'J'}, {"compare", 1, 0, OPT_COMPARE}, {"env", 0, 0, OPT_ENV},
+      {"algo", 1, 0, 'A'}, {"output_file", 1, 0, 'J'}, {"compare", 1, 0, OPT_COMPARE}, {"env", 0, 0, OPT_ENV}, {"model", 0, 0, OPT_MODEL},
       {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "b:e:f:i:n:w:c:d:o:G:g:a:A:J:h", longs, NULL)) != -1) {
@@ -151,20 +155,20 @@ static void parse_options(int argc, char **argv, options_t *o) {
         }
         break;
       case 'o':
-        if (!strcasecmp(optarg, "all")) {
+        if (!strcasecmp(optarg, "exchange")) {
+          o->exchange = 1;
+        } else if (!strcasecmp(optarg, "all")) {
           for (int k = 0; k < NVRAR_NUM_OPS; k++) o->ops[k] = k;
           o->nops = NVRAR_NUM_OPS;
         } else if ((o->ops[0] = parse_op(optarg)) < 0) {
-          fprintf(stderr, "nvrar_perf: -o %s: expected sum, max, min or all\n", optarg);
+          fprintf(stderr, "nvrar_perf: -o %s: expected sum, max, min, all or exchange\n", optarg);
           exit(2);
         }
         break;
       case 'A':
-        if (!strcasecmp(optarg, "auto")) o->algo = NVRAR_ALGO_AUTO;
-        else if (!strcasecmp(optarg, "oneshot")) o->algo = NVRAR_ALGO_ONESHOT;
-        else if (!strcasecmp(optarg, "twoshot")) o->algo = NVRAR_ALGO_TWOSHOT;
-        else {
-          fprintf(stderr, "nvrar_perf: -A %s: expected auto, oneshot or twoshot\n", optarg);
+        if (nvrar_parse_algo(optarg, &o->algo)) {
+          fprintf(stderr, "nvrar_perf: -A %s: expected auto, oneshot, twoshot, ring, simple-ring, hier-rd or hier-rhd\n",
+                  optarg);
           exit(2);
         }
         break;
@@ -176,6 +180,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
         o->compare_nccl = 1;
         break;
       case OPT_ENV: nvrar_env_print_table(stdout); exit(0);
+      case OPT_MODEL: nvrar_model_print(stdout); exit(0);
       case 'h': usage(stdout); exit(0);
       default: usage(stderr); exit(2);
     }
@@ -352,6 +357,88 @@ static double now_s(void) {
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Microseconds per exchange of `bytes` with `peer` (-1: sit the row out, but keep the barriers). */
+static double time_exchange(bench_ctx_t *c, void *send, void *recv, size_t bytes, int peer) {
+  const options_t *o = c->opt;
+  cudaEvent_t start, stop;
+  CUDA_OK(cudaEventCreate(&start));
+  CUDA_OK(cudaEventCreate(&stop));
+  for (int i = 0; i < o->warmup && peer >= 0; i++) NVRAR_OK(nvrar_exchange(c->comm, send, recv, bytes, peer, c->stream));
+  line_up(c);
+  CUDA_OK(cudaEventRecord(start, c->stream));
+  for (int i = 0; i < o->iters && peer >= 0; i++) NVRAR_OK(nvrar_exchange(c->comm, send, recv, bytes, peer, c->stream));
+  CUDA_OK(cudaEventRecord(stop, c->stream));
+  CUDA_OK(cudaEventSynchronize(stop));
+  float ms = 0;
+  CUDA_OK(cudaEventElapsedTime(&ms, start, stop));
+  CUDA_OK(cudaEventDestroy(start));
+  CUDA_OK(cudaEventDestroy(stop));
+  return peer >= 0 ? ms * 1000.0 / o->iters : 0;
+}
+
+/*
+ * --op exchange: for each distance d = 1, 2, 4, .. < n, ranks r and r ^ d swap -b..-e bytes with
+ * nvrar_exchange (eager; the time includes the handshake). Printed per d: us per exchange and GB/s
+ * one way (bytes / time), and whether the pair shares a (virtual) node. -c 1 checks the bytes.
+ */
+static int run_exchange(bench_ctx_t *c, nvrar_job_t *job) {
+  const options_t *o = c->opt;
+  const int n = job->nranks;
+  int gpus = 1;
+  NVRAR_OK(nvrar_comm_local_size(c->comm, &gpus));
+  void *send, *recv;
+  NVRAR_OK(nvrar_malloc(c->comm, o->max_bytes, &send));
+  NVRAR_OK(nvrar_malloc(c->comm, o->max_bytes, &recv));
+  unsigned char *host = malloc(o->max_bytes);
+  if (!host) return 1;
+  CUDA_OK(cudaMemset(send, job->rank + 1, o->max_bytes));
+  if (job->rank == 0) {
+    printf("# exchange: rank r with r^d, %d ranks in nodes of %d; us per exchange and GB/s each way\n# %10s", n, gpus,
+           "size (B)");
+    for (int d = 1; d < n; d *= 2) printf("   d=%d %-6s      ", d, (0 ^ d) / gpus == 0 ? "(node)" : "(net)");
+    printf("\n");
+  }
+  unsigned long long total_wrong = 0;
+  for (size_t bytes = o->min_bytes; bytes <= o->max_bytes;
+       bytes = o->step_bytes ? bytes + o->step_bytes : (size_t)ceil(bytes * o->factor)) {
+    double us[32] = {0}, all_us[1024];
+    int col = 0;
+    for (int d = 1; d < n; d *= 2, col++) {
+      const int peer = (job->rank ^ d) < n ? job->rank ^ d : -1;
+      unsigned long long wrong = 0;
+      if (o->check && peer >= 0) {
+        CUDA_OK(cudaMemset(recv, 0, bytes));
+        line_up(c);
+        NVRAR_OK(nvrar_exchange(c->comm, send, recv, bytes, peer, c->stream));
+        CUDA_OK(cudaMemcpyAsync(host, recv, bytes, cudaMemcpyDeviceToHost, c->stream));
+        CUDA_OK(cudaStreamSynchronize(c->stream));
+        for (size_t b = 0; b < bytes; b++) wrong += host[b] != (unsigned char)(peer + 1);
+      }
+      unsigned long long all_wrong[1024];
+      if (nvrar_job_allgather(job, &wrong, all_wrong, sizeof wrong)) return 1;
+      for (int r = 0; r < n; r++) total_wrong += all_wrong[r];
+      double t = time_exchange(c, send, recv, bytes, peer);
+      if (nvrar_job_allgather(job, &t, all_us, sizeof t)) return 1;
+      double worst = 0;
+      for (int r = 0; r < n; r++) worst = all_us[r] > worst ? all_us[r] : worst;
+      us[col] = worst;
+    }
+    if (job->rank == 0) {
+      printf("  %10zu", bytes);
+      for (int k = 0; k < col; k++) printf("  %8.2f %8.2f", us[k], (double)bytes / (us[k] * 1e-6) / 1e9);
+      printf("\n");
+      fflush(stdout);
+    }
+  }
+  if (job->rank == 0) printf("# wrong bytes: %llu %s\n", total_wrong, total_wrong ? "FAILED" : "OK");
+  free(host);
+  NVRAR_OK(nvrar_free(c->comm, send));
+  NVRAR_OK(nvrar_free(c->comm, recv));
+  NVRAR_OK(nvrar_comm_destroy(c->comm));
+  nvrar_job_finish(job);
+  return total_wrong ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
   options_t o;
   parse_options(argc, argv, &o);
@@ -406,6 +493,7 @@ int main(int argc, char **argv) {
   }
 #endif
   CUDA_OK(cudaStreamCreateWithFlags(&ctx.stream, cudaStreamNonBlocking));
+  if (o.exchange) return run_exchange(&ctx, &job);
   void *send = NULL, *recv = NULL;
   unsigned long long *dev_wrong = NULL;
   CUDA_OK(cudaMalloc(&send, o.max_bytes + 256));
@@ -426,8 +514,7 @@ int main(int argc, char **argv) {
     CUDA_OK(cudaGetDeviceProperties(&prop, job.local_rank % ndev));
     printf("# nvrar_perf: nvrar %d.%d.%d, %d ranks, %s, %s mode, algo %s\n", version / 100000, version / 1000 % 100,
            version % 1000, n, prop.name, o.graph_launches ? "CUDA graph" : "eager",
-           o.algo == NVRAR_ALGO_AUTO ? (getenv("NVRAR_ALGO") ? getenv("NVRAR_ALGO") : "auto")
-                                     : o.algo == NVRAR_ALGO_ONESHOT ? "oneshot" : "twoshot");
+           o.algo == NVRAR_ALGO_AUTO && getenv("NVRAR_ALGO") ? getenv("NVRAR_ALGO") : nvrar_algo_name(o.algo));
     printf("# iters %d warmup %d graph launches %d check %d; nvrar init %.2f s (slowest rank), device memory taken by "
            "init %.0f MiB (most on a rank)\n", o.iters, o.warmup, o.graph_launches, o.check, worst, most);
 #if NVRAR_HAVE_NCCL_H

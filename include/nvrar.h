@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #define NVRAR_MAJOR 0
-#define NVRAR_MINOR 1
+#define NVRAR_MINOR 2
 #define NVRAR_PATCH 0
 /* One integer that orders versions: 1000 * (100 * major + minor) + patch. */
 #define NVRAR_VERSION_CODE(major, minor, patch) ((major) * 100000 + (minor) * 1000 + (patch))
@@ -71,7 +71,11 @@ typedef enum nvrar_algo {
   NVRAR_ALGO_AUTO = 0,
   NVRAR_ALGO_ONESHOT = 1, /* flag-in-data push to every peer, one NVLink crossing: small messages */
   NVRAR_ALGO_TWOSHOT = 2, /* reduce-scatter then all-gather: medium and large messages */
-  NVRAR_NUM_ALGOS = 3
+  NVRAR_ALGO_RING = 3,    /* chunked ring (alternating multi-rings across nodes), put-with-signal */
+  NVRAR_ALGO_SIMPLE_RING = 4, /* unchunked ring: reduce down the ring, broadcast back */
+  NVRAR_ALGO_HIER_RD = 5, /* hierarchical: intra-node RS, recursive doubling across nodes, intra AG */
+  NVRAR_ALGO_HIER_RHD = 6, /* hierarchical with recursive halving-doubling across nodes */
+  NVRAR_NUM_ALGOS = 7
 } nvrar_algo_t;
 
 /* 128 bytes, opaque; wraps NVSHMEM's unique id and nvrar's version. Ship it by value. */
@@ -101,10 +105,13 @@ typedef struct nvrar_config {
   int threads_per_block;      /* 0: planner's choice (NVRAR_THREADS_PER_BLOCK) */
   size_t oneshot_max_bytes;   /* largest message for one-shot under AUTO; 0: measured table */
   double timeout_seconds;     /* bound on every device-side wait; 0: 30 s (NVRAR_TIMEOUT) */
+  int gpus_per_node;          /* 0: from the hosts; k: virtual nodes of k GPUs (NVRAR_GPUS_PER_NODE) */
+  int rings;                  /* rings of the ring algorithms; 0: planner (NVRAR_RINGS) */
+  size_t chunk_bytes;         /* bytes per block per ring step; 0: planner (NVRAR_CHUNK_BYTES) */
 } nvrar_config_t;
 
 #define NVRAR_CONFIG_INITIALIZER \
-  { sizeof(nvrar_config_t), NVRAR_VERSION, -1, 0, NVRAR_ALGO_AUTO, 0, 0, 0, 0.0 }
+  { sizeof(nvrar_config_t), NVRAR_VERSION, -1, 0, NVRAR_ALGO_AUTO, 0, 0, 0, 0.0, 0, 0, 0 }
 
 /* Version of the loaded library, as NVRAR_VERSION_CODE. Never fails for a non-null pointer. */
 NVRAR_API nvrar_result_t nvrar_get_version(int *version);
@@ -157,7 +164,11 @@ NVRAR_API nvrar_result_t nvrar_comm_get_async_error(nvrar_comm_t comm, nvrar_res
 NVRAR_API nvrar_result_t nvrar_comm_rank(nvrar_comm_t comm, int *rank);
 NVRAR_API nvrar_result_t nvrar_comm_size(nvrar_comm_t comm, int *nranks);
 NVRAR_API nvrar_result_t nvrar_comm_device(nvrar_comm_t comm, int *device);
-/* Number of ranks on this rank's node (ranks whose memory this rank reaches over NVLink). */
+/*
+ * Number of ranks on this rank's node: its host, or its virtual node when gpus_per_node /
+ * NVRAR_GPUS_PER_NODE splits a machine (traffic between virtual nodes then goes only through
+ * NVSHMEM put-with-signal, as between hosts). Ranks are laid out node-major.
+ */
 NVRAR_API nvrar_result_t nvrar_comm_local_size(nvrar_comm_t comm, int *local_size);
 
 /*
@@ -170,9 +181,11 @@ NVRAR_API nvrar_result_t nvrar_malloc(nvrar_comm_t comm, size_t bytes, void **pt
 NVRAR_API nvrar_result_t nvrar_free(nvrar_comm_t comm, void *ptr);
 
 /*
- * Collective: recvbuf[i] = op over ranks r = 0..n-1, in that order, of sendbuf_r[i].
- * fp16 and bf16 accumulate in fp32 and round once, so every rank gets bitwise the same result,
- * whichever algorithm runs. In place when sendbuf == recvbuf; otherwise the buffers must not
+ * Collective: recvbuf[i] = op over ranks r = 0..n-1 of sendbuf_r[i]; every rank gets bitwise the
+ * same result. fp16 and bf16 accumulate in fp32. One-shot and two-shot fold the ranks in order
+ * 0..n-1 and round once; the ring algorithms and the inter-node steps of the hierarchical ones
+ * carry partial sums in the element type between hops (as NCCL's ring does), so across algorithms
+ * fp16/bf16 results may differ in the last bit. In place when sendbuf == recvbuf; otherwise the buffers must not
  * overlap. Any count (0 is a no-op); any alignment of the element type (16-byte aligned buffers
  * take the fast path). Both buffers must be device memory of the communicator's device.
  * Enqueued on stream; returns before the data moves. Capturable in a CUDA graph; replays advance
@@ -184,6 +197,16 @@ NVRAR_API nvrar_result_t nvrar_free(nvrar_comm_t comm, void *ptr);
 NVRAR_API nvrar_result_t nvrar_all_reduce(nvrar_comm_t comm, const void *sendbuf, void *recvbuf,
                                           size_t count, nvrar_dtype_t dtype, nvrar_op_t op,
                                           nvrar_stream_t stream);
+
+/*
+ * Collective between two ranks: this rank and peer (!= rank) both call it with the same bytes;
+ * each rank's sendbuf lands in the other's recvbuf, through NVSHMEM put-with-signal (the path
+ * between nodes). Both buffers must come from nvrar_malloc with at least `bytes` bytes. A
+ * benchmark of the put path (nvrar_perf --op exchange) and a building block; same stream rules
+ * and errors as nvrar_all_reduce.
+ */
+NVRAR_API nvrar_result_t nvrar_exchange(nvrar_comm_t comm, const void *sendbuf, void *recvbuf, size_t bytes,
+                                        int peer, nvrar_stream_t stream);
 
 /* Bytes per element of dtype, 0 for an unknown dtype. */
 NVRAR_API size_t nvrar_dtype_size(nvrar_dtype_t dtype);

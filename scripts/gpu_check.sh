@@ -2,8 +2,10 @@
 # One call on the GPU machine: build if needed, run the GPU tests on 2 and 4 ranks, run nvrar_perf
 # against NCCL in the same run, write every log under $LOGS and print a short table last.
 #
-#   scripts/gpu_check.sh [full|quick|bench|tests|sweep]     (default full)
+#   scripts/gpu_check.sh [full|quick|bench|tests|sweep|algos]     (default full)
 #   sweep: launch-shape variants of each forced algorithm (for src/tune.c), no NCCL
+#   algos: the put-with-signal algorithms (ring, simple-ring, hier-rd, hier-rhd, exchange) on 2 and 4
+#          GPUs and on the virtual layouts 2x2 and 4x1, then their tables against NCCL (also in full)
 #
 # Env: BUILD (build dir, default build), LOGS (default /tmp/nvrar-gpu-check), OUT (if set, the logs
 #      are packed into $LOGS/gpu_check.tgz: the device tool brings back only a few files),
@@ -78,6 +80,45 @@ if [ "$mode" = sweep ]; then
   finish
 fi
 
+ring_algos="ring simple-ring hier-rd hier-rhd"
+algos_suite() { # tests and tables of the put-with-signal algorithms
+  local replays=${NVRAR_TEST_REPLAYS:-20000} n layout algo
+  for n in 2 4; do
+    [ "$ngpu" -ge $n ] || continue
+    for algo in $ring_algos; do
+      NVRAR_ALGO=$algo run "allreduce.$algo.g$n" 150 "$bin/test_allreduce" -g $n
+      NVRAR_ALGO=$algo NVRAR_TEST_REPLAYS=$replays run "graph.$algo.g$n" 150 "$bin/test_graph" -g $n
+    done
+  done
+  [ "$ngpu" -ge 4 ] || return 0
+  for layout in 2 1; do
+    for algo in auto $ring_algos; do
+      NVRAR_GPUS_PER_NODE=$layout NVRAR_ALGO=$algo run "allreduce.$algo.v$layout" 150 "$bin/test_allreduce" -g 4
+      NVRAR_GPUS_PER_NODE=$layout NVRAR_ALGO=$algo NVRAR_TEST_REPLAYS=$replays run "graph.$algo.v$layout" 150 "$bin/test_graph" -g 4
+    done
+    NVRAR_GPUS_PER_NODE=$layout run "exchange.v$layout" 150 "$bin/test_exchange" -g 4
+  done
+  run "exchange.g4" 150 "$bin/test_exchange" -g 4
+  for algo in ring hier-rd; do NVRAR_ALGO=$algo run "timeout.$algo.g2" 60 "$bin/test_timeout" -g 2; done
+  NVRAR_GPUS_PER_NODE=2 NVRAR_MEMORY_BYTES=512MiB run "perf.exchange.v2" 240 "$bin/nvrar_perf" -g 4 -o exchange -b 8 -e 64M -n 20 -w 5
+  for algo in $ring_algos; do
+    run "perf.graph.g4.$algo" 240 "$bin/nvrar_perf" -g 4 -d bfloat16 -n 20 -w 5 -c 1 --compare nccl -G 20 -b 1K -e 64M \
+      -A $algo -J "$LOGS/perf.graph.g4.$algo.json"
+  done
+  for algo in auto $ring_algos; do
+    NVRAR_GPUS_PER_NODE=2 run "perf.graph.v2.$algo" 240 "$bin/nvrar_perf" -g 4 -d bfloat16 -n 20 -w 5 -c 1 --compare nccl \
+      -G 20 -b 1K -e 64M -A $algo -J "$LOGS/perf.graph.v2.$algo.json"
+  done
+}
+
+if [ "$mode" = algos ]; then
+  algos_suite
+  echo
+  echo "== forced algorithms and the 2x2 virtual layout vs NCCL, bf16, graph, us per call"
+  python3 scripts/perf_table.py algos "$LOGS"
+  finish
+fi
+
 if [ "$mode" != bench ]; then
   replays=${NVRAR_TEST_REPLAYS:-100000}
   [ "$mode" = quick ] && replays=${NVRAR_TEST_REPLAYS:-5000}
@@ -120,5 +161,11 @@ if [ "$mode" != tests ]; then
   echo
   echo "== nvrar vs NCCL, bf16, out-of-place, us per call (nvrar / nccl / speed-up)"
   python3 scripts/perf_table.py compare "$LOGS"
+fi
+if [ "$mode" = full ]; then
+  algos_suite
+  echo
+  echo "== forced algorithms and the 2x2 virtual layout vs NCCL, bf16, graph, us per call"
+  python3 scripts/perf_table.py algos "$LOGS"
 fi
 finish

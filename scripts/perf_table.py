@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Tables from nvrar_perf -J files: `perf_table.py compare LOGS` (nvrar vs NCCL per run),
-`perf_table.py sweep LOGS` (time per launch-shape variant), both used by scripts/gpu_check.sh, and
+`perf_table.py sweep LOGS` (time per launch-shape variant), `perf_table.py algos LOGS` (each forced
+algorithm on 4 GPUs and on the 2x2 virtual layout, with NCCL and busbw), all used by
+scripts/gpu_check.sh, and
 `perf_table.py markdown RUN.json` (one run as a Markdown table, for bench/results/)."""
 import glob
 import json
@@ -42,6 +44,24 @@ def sweep(logs):
                 for n in names))
 
 
+def algos(logs):
+    """us per call (busbw GB/s) of every perf.graph.{g4,v2}.* run, NCCL last; '!' marks wrong results."""
+    runs = [os.path.basename(p)[5:-5] for p in sorted(glob.glob(f"{logs}/perf.graph.g4*.json")) +
+            sorted(glob.glob(f"{logs}/perf.graph.v2.*.json"))]
+    data = {r: load(f"{logs}/perf.{r}.json") for r in runs}
+    sizes = sorted({b for d in data.values() for b in d})
+    names = [r.replace("graph.", "") for r in runs]
+    print("%10s" % "bytes" + "".join("%20s" % n for n in names) + "%20s" % "nccl (g4 run)")
+    for b in sizes:
+        cells = []
+        for r in runs:
+            row = data[r].get(b)
+            cells.append("%20s" % ("" if row is None else "%8.2f (%5.1f)%s" % (
+                row["time_us"], row["busbw"], "!" if row["wrong"] or row["inplace_wrong"] else " ")))
+        nccl = next((data[r][b]["nccl_us"] for r in runs if b in data[r] and "nccl_us" in data[r][b]), None)
+        print("%10d" % b + "".join(cells) + ("%20.2f" % nccl if nccl else ""))
+
+
 def markdown(path):
     run = json.load(open(path))
     n = run["ranks"]
@@ -62,4 +82,4 @@ def markdown(path):
 
 
 if __name__ == "__main__":
-    {"compare": compare, "sweep": sweep, "markdown": markdown}[sys.argv[1]](sys.argv[2])
+    {"compare": compare, "sweep": sweep, "algos": algos, "markdown": markdown}[sys.argv[1]](sys.argv[2])

@@ -68,9 +68,9 @@ static nvrar_result_t check_comm(nvrar_comm_t comm, const char *fn) {
 nvrar_result_t nvrar_comm_init(nvrar_comm_t *comm, int nranks, nvrar_unique_id_t id, int rank,
                                const nvrar_config_t *config) {
   if (!comm) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_init: comm is NULL");
-  if (nranks < 1 || nranks > NVRAR_MAX_RANKS)
-    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_init: nranks %d is outside 1-%d (one node)", nranks,
-                       NVRAR_MAX_RANKS);
+  if (nranks < 1 || nranks > NVRAR_MAX_WORLD)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_init: nranks %d is outside 1-%d", nranks,
+                       NVRAR_MAX_WORLD);
   if (rank < 0 || rank >= nranks)
     return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_init: rank %d is outside 0-%d", rank, nranks - 1);
   char shmem_id[NVRAR_UNIQUE_ID_BYTES];
@@ -156,4 +156,15 @@ nvrar_result_t nvrar_all_reduce(nvrar_comm_t comm, const void *sendbuf, void *re
   NVRAR_CHECK(check_device_buffer(sendbuf, comm->device, "sendbuf"));
   if (recvbuf != sendbuf) NVRAR_CHECK(check_device_buffer(recvbuf, comm->device, "recvbuf"));
   return nvrar_comm_enqueue(comm, sendbuf, recvbuf, count, bytes, dtype, op, stream);
+}
+
+nvrar_result_t nvrar_exchange(nvrar_comm_t comm, const void *sendbuf, void *recvbuf, size_t bytes, int peer,
+                              nvrar_stream_t stream) {
+  NVRAR_CHECK(check_comm(comm, "nvrar_exchange"));
+  if (!sendbuf || !recvbuf) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_exchange: a buffer is NULL");
+  nvrar_result_t async = nvrar_comm_async_error(comm);
+  if (async != NVRAR_SUCCESS)
+    return nvrar_error(async, "nvrar_exchange: the communicator is in error (%s)", nvrar_result_string(async));
+  if (bytes == 0) return NVRAR_SUCCESS;
+  return nvrar_comm_exchange(comm, sendbuf, recvbuf, bytes, peer, stream);
 }

@@ -12,6 +12,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "algo/ring.h"
 #include "comm.h"
 #include "shmem.h"
 
@@ -46,13 +47,15 @@ int nvrar_comm_is_live(nvrar_comm_t comm) {
 #define SHMEM_OVERHEAD_BYTES ((size_t)48 << 20)
 #define ONESHOT_MAX_PIECE_BYTES ((size_t)1 << 20)
 #define TWOSHOT_STAGE_BYTES ((size_t)32 << 20)
+#define RING_STAGE_BYTES ((size_t)64 << 20)
+#define SIGNALS_BYTES ((size_t)NVRAR_MAX_RING_BLOCKS * NVRAR_MAX_WORLD * sizeof(uint64_t))
 #define HEAP_ALIGN ((size_t)2 << 20)
 
 static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
 /* Sizes of the staging areas for this budget and rank count. */
 static void plan_heap(const nvrar_settings_t *s, int nranks, size_t *heap_bytes, nvrar_capacity_t *cap,
-                      size_t *flags_bytes, size_t *cells_bytes, size_t *stage_bytes) {
+                      size_t *flags_bytes, size_t *cells_bytes, size_t *stage_bytes, size_t *ring_bytes) {
   size_t avail = s->memory_bytes > SHMEM_OVERHEAD_BYTES + (16u << 20) ? s->memory_bytes - SHMEM_OVERHEAD_BYTES
                                                                      : (16u << 20);
   size_t quarter = avail / 4;
@@ -61,6 +64,10 @@ static void plan_heap(const nvrar_settings_t *s, int nranks, size_t *heap_bytes,
   while (piece > 4096 && 2 * (size_t)nranks * 2 * piece > quarter) piece /= 2;
   size_t stage = TWOSHOT_STAGE_BYTES; /* per set of slots; two sets */
   while (stage > 65536 && 2 * stage > avail / 2) stage /= 2;
+  size_t ring = RING_STAGE_BYTES; /* 2 parities x NVRAR_MAX_RING_BLOCKS regions */
+  while (ring > ((size_t)1 << 20) && ring + 2 * SIGNALS_BYTES > avail / 3) ring /= 2;
+  cap->region_packs = ring / NVRAR_PACK_BYTES / (2 * NVRAR_MAX_RING_BLOCKS);
+  *ring_bytes = 2 * NVRAR_MAX_RING_BLOCKS * cap->region_packs * NVRAR_PACK_BYTES;
   cap->oneshot_packs = piece / NVRAR_PACK_BYTES;
   cap->slice_packs = stage / NVRAR_PACK_BYTES / (size_t)nranks;
   *flags_bytes = round_up(2 * NVRAR_MAX_BLOCKS * NVRAR_MAX_RANKS * sizeof(uint32_t), 4096);
@@ -89,6 +96,62 @@ static void comm_release_local(nvrar_comm_t comm) {
   comm->sync = NULL;
   comm->host_words = NULL;
   (void)cudaGetLastError();
+}
+
+static const char *process_getenv(const char *name) { return getenv(name); }
+
+/*
+ * Which ranks share a node. NVSHMEM's bootstrap gathered every rank's host id at init; nvrar
+ * requires the node-major layout every launcher produces (the ranks of a host contiguous, the same
+ * count on each host) and refuses others. NVRAR_GPUS_PER_NODE / gpus_per_node = k splits each
+ * host into virtual nodes of k GPUs; k must divide the host's GPU count.
+ */
+static nvrar_result_t find_topology(const nvrar_settings_t *s, int rank, int nranks, nvrar_topo_t *topo) {
+  int first = rank, last = rank;
+  while (first > 0 && nvrar_shmem_same_node(first - 1)) first--;
+  while (last + 1 < nranks && nvrar_shmem_same_node(last + 1)) last++;
+  int host = last - first + 1;
+  if (host != nvrar_shmem_node_size() || nranks % host || first % host)
+    return nvrar_error(NVRAR_ERR_UNSUPPORTED,
+                       "nvrar_comm_init: rank %d shares its host with %d ranks, not as a contiguous block of equal "
+                       "blocks (ranks %d-%d of %d); launch ranks node-major with the same number on every host",
+                       rank, nvrar_shmem_node_size(), first, last, nranks);
+  int gpus = host;
+  if (s->gpus_per_node) {
+    if (host % s->gpus_per_node)
+      return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT,
+                         "nvrar_comm_init: gpus_per_node %d does not divide the %d ranks of this host", s->gpus_per_node,
+                         host);
+    gpus = s->gpus_per_node;
+  }
+  if (gpus > NVRAR_MAX_RANKS)
+    return nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_comm_init: %d ranks per node; this build reaches at most %d over "
+                                              "NVLink (set NVRAR_GPUS_PER_NODE to split them)", gpus, NVRAR_MAX_RANKS);
+  topo->nranks = nranks;
+  topo->gpus = gpus;
+  topo->nodes = nranks / gpus;
+  topo->network = host == nranks ? NVRAR_NET_NVLINK : nvrar_network_from_env(process_getenv);
+  return NVRAR_SUCCESS;
+}
+
+/* Ring-family fields of the kernel arguments: staging, signals, and each ring's neighbours. */
+static void set_ring_args(nvrar_kernel_args_t *a, const nvrar_topo_t *t, uint64_t region_packs, char *ring_stage,
+                          size_t ring_bytes) {
+  a->nodes = t->nodes;
+  a->gpus = t->gpus;
+  a->rings = 1;
+  a->region_packs = region_packs;
+  a->rstage = ring_stage;
+  a->signals = (uint64_t *)(ring_stage + ring_bytes);
+  a->xsignals = (uint64_t *)(ring_stage + ring_bytes + SIGNALS_BYTES);
+  for (int k = 0; k < NVRAR_MAX_RINGS; k++) {
+    for (int pos = 0; pos < t->nranks; pos++) {
+      if (nvrar_multiring_rank(t->nodes, t->gpus, k, pos) != a->rank) continue;
+      a->ring_pos[k] = pos;
+      a->ring_prev[k] = nvrar_multiring_rank(t->nodes, t->gpus, k, (pos + t->nranks - 1) % t->nranks);
+      a->ring_next[k] = nvrar_multiring_rank(t->nodes, t->gpus, k, (pos + 1) % t->nranks);
+    }
+  }
 }
 
 nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shmem_id, int rank,
@@ -130,8 +193,9 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   size_t free_before = 0, free_after = 0, total = 0;
   CUDA_TRY(cudaMemGetInfo(&free_before, &total), res, fail);
 
-  size_t flags_bytes, cells_bytes, stage_bytes;
-  plan_heap(settings, nranks, &comm->heap_bytes, &comm->capacity, &flags_bytes, &cells_bytes, &stage_bytes);
+  size_t flags_bytes, cells_bytes, stage_bytes, ring_bytes;
+  plan_heap(settings, nranks, &comm->heap_bytes, &comm->capacity, &flags_bytes, &cells_bytes, &stage_bytes,
+            &ring_bytes);
   char heap_text[32];
   snprintf(heap_text, sizeof heap_text, "%zu", comm->heap_bytes);
   shmem_default_env("NVSHMEM_SYMMETRIC_SIZE", heap_text);
@@ -163,15 +227,10 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   size_t free_shmem = 0;
   CUDA_TRY(cudaMemGetInfo(&free_shmem, &total), res, fail);
   NVRAR_INFO(NVRAR_SUBSYS_INIT, "NVSHMEM init took %zu MiB of device memory", (free_module - free_shmem) >> 20);
-  comm->local_size = nvrar_shmem_node_size();
-  if (comm->local_size != nranks) {
-    res = nvrar_error(NVRAR_ERR_UNSUPPORTED,
-                      "nvrar_comm_init: %d ranks span several nodes (%d on this one); this release reduces within one "
-                      "node only", nranks, comm->local_size);
-    goto fail;
-  }
+  NVRAR_CHECK_GOTO(find_topology(settings, rank, nranks, &comm->topo), res, fail);
+  comm->local_size = comm->topo.gpus;
 
-  size_t used = flags_bytes + cells_bytes + stage_bytes;
+  size_t used = flags_bytes + cells_bytes + stage_bytes + ring_bytes + 2 * SIGNALS_BYTES;
   comm->heap = nvrar_shmem_calloc(used);
   if (!comm->heap) {
     res = nvrar_error(NVRAR_ERR_OUT_OF_MEMORY,
@@ -200,10 +259,13 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   base.timeout_ns = (uint64_t)(settings->timeout_seconds * 1e9);
   comm->oneshot_args = base;
   comm->twoshot_args = base;
+  comm->ring_args = base;
+  set_ring_args(&comm->ring_args, &comm->topo, comm->capacity.region_packs,
+                (char *)comm->heap + flags_bytes + cells_bytes + stage_bytes, ring_bytes);
   comm->oneshot_args.slice_cap = comm->capacity.oneshot_packs;
   comm->twoshot_args.slice_cap = comm->capacity.slice_packs;
   char *heap = comm->heap;
-  for (int pe = 0; pe < nranks; pe++) {
+  for (int pe = 0; pe < nranks && comm->topo.nodes == 1; pe++) { /* one-shot, two-shot: one node only */
     char *peer = nvrar_shmem_ptr(heap, pe);
     if (!peer) {
       res = nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_comm_init: rank %d cannot reach rank %d's memory directly "
@@ -220,6 +282,9 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   if (comm->memory_taken > settings->memory_bytes)
     NVRAR_WARN("init took %zu MiB of device memory, over the %zu MiB budget", comm->memory_taken >> 20,
                settings->memory_bytes >> 20);
+  NVRAR_INFO(NVRAR_SUBSYS_INIT, "rank %d/%d: %d %snode(s) x %d GPUs, network between nodes: %s", rank, nranks,
+             comm->topo.nodes, settings->gpus_per_node ? "virtual " : "", comm->topo.gpus,
+             nvrar_network_name(comm->topo.network));
   NVRAR_INFO(NVRAR_SUBSYS_INIT,
              "rank %d/%d device %d: init %.2f s, heap %zu MiB (staging %zu KiB), device memory taken %zu MiB, "
              "one-shot piece %llu KiB, two-shot slot %llu KiB",
@@ -344,20 +409,64 @@ nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *
     return NVRAR_SUCCESS;
   }
   nvrar_plan_t plan;
-  NVRAR_CHECK(nvrar_plan_make(&comm->settings, &comm->capacity, comm->nranks, bytes, &plan));
-  nvrar_kernel_args_t args = plan.algo == NVRAR_ALGO_ONESHOT ? comm->oneshot_args : comm->twoshot_args;
+  NVRAR_CHECK(nvrar_plan_make(&comm->settings, &comm->capacity, &comm->topo, bytes, &plan));
+  nvrar_kernel_args_t args = plan.algo == NVRAR_ALGO_ONESHOT   ? comm->oneshot_args
+                             : plan.algo == NVRAR_ALGO_TWOSHOT ? comm->twoshot_args
+                                                               : comm->ring_args;
   args.send = sendbuf;
   args.recv = recvbuf;
   args.count = count;
   args.packs = (bytes + NVRAR_PACK_BYTES - 1) / NVRAR_PACK_BYTES;
   args.aligned = (((uintptr_t)sendbuf | (uintptr_t)recvbuf) % NVRAR_PACK_BYTES) == 0;
-  int err = plan.algo == NVRAR_ALGO_ONESHOT
-                ? nvrar_launch_oneshot(&args, dtype, op, plan.blocks, plan.threads, stream)
-                : nvrar_launch_twoshot(&args, dtype, op, plan.blocks, plan.threads, stream);
+  args.rings = plan.rings;
+  args.chunk_packs = plan.chunk_packs;
+  int err = plan.algo == NVRAR_ALGO_ONESHOT   ? nvrar_launch_oneshot(&args, dtype, op, plan.blocks, plan.threads, stream)
+            : plan.algo == NVRAR_ALGO_TWOSHOT ? nvrar_launch_twoshot(&args, dtype, op, plan.blocks, plan.threads, stream)
+                                              : nvrar_launch_ring_family(&args, plan.algo, dtype, op, plan.blocks,
+                                                                         plan.threads, stream);
   if (err != 0)
     return nvrar_error(NVRAR_ERR_CUDA, "nvrar_all_reduce: %s kernel launch (%d blocks x %d threads) failed: %s",
                        nvrar_algo_name(plan.algo), plan.blocks, plan.threads, cudaGetErrorString((cudaError_t)err));
   NVRAR_TRACE(NVRAR_SUBSYS_COLL, "all_reduce %zu x %s %s: %s, %d x %d", count, nvrar_dtype_name(dtype),
               nvrar_op_name(op), nvrar_algo_name(plan.algo), plan.blocks, plan.threads);
+  return NVRAR_SUCCESS;
+}
+
+/* 1 if [ptr, ptr + bytes) lies inside one nvrar_malloc buffer of comm. */
+static int in_user_buffer(nvrar_comm_t comm, const void *ptr, size_t bytes) {
+  for (int i = 0; i < NVRAR_MAX_USER_BUFFERS; i++) {
+    const char *b = comm->user_buffers[i];
+    if (b && (const char *)ptr >= b && bytes <= comm->user_bytes[i] &&
+        (size_t)((const char *)ptr - b) <= comm->user_bytes[i] - bytes)
+      return 1;
+  }
+  return 0;
+}
+
+/* Exchange grid: a block per 256 KiB up to the ring-family bound (NVRAR_NUM_BLOCKS overrides). */
+enum { EXCHANGE_BLOCK_BYTES = 256 << 10, EXCHANGE_THREADS = 512 };
+
+nvrar_result_t nvrar_comm_exchange(nvrar_comm_t comm, const void *sendbuf, void *recvbuf, size_t bytes, int peer,
+                                   void *stream) {
+  if (peer < 0 || peer >= comm->nranks || peer == comm->rank)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_exchange: peer %d is not another rank of 0-%d", peer,
+                       comm->nranks - 1);
+  if (!in_user_buffer(comm, sendbuf, bytes) || !in_user_buffer(comm, recvbuf, bytes))
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT,
+                       "nvrar_exchange: sendbuf %p and recvbuf %p must each hold %zu bytes inside an nvrar_malloc buffer",
+                       sendbuf, recvbuf, bytes);
+  nvrar_kernel_args_t args = comm->ring_args;
+  args.send = sendbuf;
+  args.recv = recvbuf;
+  args.count = bytes;
+  args.packs = (bytes + NVRAR_PACK_BYTES - 1) / NVRAR_PACK_BYTES;
+  args.peer = peer;
+  uint64_t blocks = (bytes + EXCHANGE_BLOCK_BYTES - 1) / EXCHANGE_BLOCK_BYTES;
+  if (comm->settings.num_blocks) blocks = (uint64_t)comm->settings.num_blocks;
+  if (blocks < 1) blocks = 1;
+  if (blocks > NVRAR_MAX_RING_BLOCKS) blocks = NVRAR_MAX_RING_BLOCKS;
+  int err = nvrar_launch_exchange(&args, (int)blocks, EXCHANGE_THREADS, stream);
+  if (err != 0)
+    return nvrar_error(NVRAR_ERR_CUDA, "nvrar_exchange: kernel launch failed: %s", cudaGetErrorString((cudaError_t)err));
   return NVRAR_SUCCESS;
 }

@@ -13,7 +13,7 @@ struct nvrar_comm {
   int aborted;
   nvrar_settings_t settings;
   nvrar_capacity_t capacity;
-  /* NVSHMEM symmetric allocation: [flags][one-shot cells][two-shot staging] */
+  /* NVSHMEM symmetric allocation: [flags][one-shot cells][two-shot staging][ring staging][signals][xsignals] */
   void *heap;
   size_t heap_used;       /* bytes of `heap` */
   size_t heap_bytes;      /* NVSHMEM_SYMMETRIC_SIZE in force */
@@ -23,6 +23,8 @@ struct nvrar_comm {
   /* Argument templates, filled at init: only buffers, count and alignment change per call. */
   nvrar_kernel_args_t oneshot_args;
   nvrar_kernel_args_t twoshot_args;
+  nvrar_kernel_args_t ring_args;   /* ring family and exchange */
+  nvrar_topo_t topo;
   /* nvrar_malloc'd buffers, so destroy can free what the user forgot and nvrar_free can check. */
   void *user_buffers[NVRAR_MAX_USER_BUFFERS];
   size_t user_bytes[NVRAR_MAX_USER_BUFFERS];
@@ -38,6 +40,8 @@ nvrar_result_t nvrar_comm_abort_impl(nvrar_comm_t comm);
 nvrar_result_t nvrar_comm_async_error(nvrar_comm_t comm);
 nvrar_result_t nvrar_comm_malloc(nvrar_comm_t comm, size_t bytes, void **ptr);
 nvrar_result_t nvrar_comm_free(nvrar_comm_t comm, void *ptr);
+nvrar_result_t nvrar_comm_exchange(nvrar_comm_t comm, const void *sendbuf, void *recvbuf, size_t bytes, int peer,
+                                   void *stream);
 nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *recvbuf, size_t count,
                                   size_t bytes, nvrar_dtype_t dtype, nvrar_op_t op, void *stream);
 

@@ -37,7 +37,8 @@ int nvrar_parse_size(const char *text, size_t *out) {
   return 0;
 }
 
-static const char *algo_names[NVRAR_NUM_ALGOS] = {"auto", "oneshot", "twoshot"};
+static const char *algo_names[NVRAR_NUM_ALGOS] = {"auto", "oneshot", "twoshot", "ring", "simple-ring", "hier-rd",
+                                                   "hier-rhd"};
 
 const char *nvrar_algo_name(nvrar_algo_t algo) {
   return (unsigned)algo < NVRAR_NUM_ALGOS ? algo_names[algo] : "unknown";
@@ -119,7 +120,7 @@ static void settings_defaults(nvrar_settings_t *s) {
 static nvrar_result_t settings_from_env(nvrar_env_lookup_fn lookup, nvrar_settings_t *s) {
   const char *v;
   if ((v = lookup("NVRAR_ALGO")) && *v && nvrar_parse_algo(v, &s->algo))
-    return bad_env("NVRAR_ALGO", v, "auto, oneshot or twoshot");
+    return bad_env("NVRAR_ALGO", v, "auto, oneshot, twoshot, ring, simple-ring, hier-rd or hier-rhd");
   if ((v = lookup("NVRAR_NUM_BLOCKS")) && *v && parse_int(v, 0, NVRAR_MAX_BLOCKS, &s->num_blocks))
     return bad_env("NVRAR_NUM_BLOCKS", v, "an integer in 0-128");
   if ((v = lookup("NVRAR_THREADS_PER_BLOCK")) && *v &&
@@ -127,6 +128,12 @@ static nvrar_result_t settings_from_env(nvrar_env_lookup_fn lookup, nvrar_settin
     return bad_env("NVRAR_THREADS_PER_BLOCK", v, "0 or a multiple of 32 in 64-512");
   if ((v = lookup("NVRAR_ONESHOT_MAX_BYTES")) && *v && nvrar_parse_size(v, &s->oneshot_max_bytes))
     return bad_env("NVRAR_ONESHOT_MAX_BYTES", v, "a size such as 65536, 64KiB or 1M");
+  if ((v = lookup("NVRAR_GPUS_PER_NODE")) && *v && parse_int(v, 0, NVRAR_MAX_RANKS, &s->gpus_per_node))
+    return bad_env("NVRAR_GPUS_PER_NODE", v, "an integer in 0-8");
+  if ((v = lookup("NVRAR_RINGS")) && *v && parse_int(v, 0, NVRAR_MAX_RINGS, &s->rings))
+    return bad_env("NVRAR_RINGS", v, "an integer in 0-8");
+  if ((v = lookup("NVRAR_CHUNK_BYTES")) && *v && (nvrar_parse_size(v, &s->chunk_bytes) || s->chunk_bytes % 16))
+    return bad_env("NVRAR_CHUNK_BYTES", v, "0 or a multiple of 16 bytes such as 32KiB");
   if ((v = lookup("NVRAR_MEMORY_BYTES")) && *v && nvrar_parse_size(v, &s->memory_bytes))
     return bad_env("NVRAR_MEMORY_BYTES", v, "a size such as 256MiB");
   if ((v = lookup("NVRAR_TIMEOUT")) && *v && parse_double(v, &s->timeout_seconds))
@@ -155,6 +162,24 @@ static nvrar_result_t settings_from_config(const nvrar_config_t *c, nvrar_settin
   if (c->timeout_seconds < 0 || !isfinite(c->timeout_seconds))
     return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "config.timeout_seconds %g is negative or not finite",
                        c->timeout_seconds);
+  /* Fields after timeout_seconds exist only in callers built against nvrar >= 0.2 headers. */
+  int gpus_per_node = 0, rings = 0;
+  size_t chunk_bytes = 0;
+  if (c->size >= offsetof(nvrar_config_t, chunk_bytes) + sizeof(size_t)) {
+    gpus_per_node = c->gpus_per_node;
+    rings = c->rings;
+    chunk_bytes = c->chunk_bytes;
+  }
+  if (gpus_per_node < 0 || gpus_per_node > NVRAR_MAX_RANKS)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "config.gpus_per_node %d is outside 0-%d", gpus_per_node,
+                       NVRAR_MAX_RANKS);
+  if (rings < 0 || rings > NVRAR_MAX_RINGS)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "config.rings %d is outside 0-%d", rings, NVRAR_MAX_RINGS);
+  if (chunk_bytes % NVRAR_PACK_BYTES)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "config.chunk_bytes %zu is not a multiple of 16", chunk_bytes);
+  if (gpus_per_node) s->gpus_per_node = gpus_per_node;
+  if (rings) s->rings = rings;
+  if (chunk_bytes) s->chunk_bytes = chunk_bytes;
   if (c->device >= 0) s->device = c->device;
   if (c->memory_bytes) s->memory_bytes = c->memory_bytes;
   if (c->algo != NVRAR_ALGO_AUTO) s->algo = c->algo;

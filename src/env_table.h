@@ -7,10 +7,13 @@
 #define NVRAR_ENV_TABLE_H
 
 #define NVRAR_ENV_TABLE(X)                                                                          \
-  X(NVRAR_ALGO, ALGO, "auto", "Force an algorithm: auto, oneshot, twoshot")                         \
+  X(NVRAR_ALGO, ALGO, "auto", "Force an algorithm: auto, oneshot, twoshot, ring, simple-ring, hier-rd, hier-rhd")                         \
   X(NVRAR_NUM_BLOCKS, INT, "0", "Blocks per all-reduce kernel, 1-128; 0 lets the planner choose")   \
   X(NVRAR_THREADS_PER_BLOCK, INT, "0", "Threads per block, a multiple of 32 in 64-512; 0: planner") \
   X(NVRAR_ONESHOT_MAX_BYTES, SIZE, "0", "Largest message one-shot takes under auto; 0: measured table") \
+  X(NVRAR_GPUS_PER_NODE, INT, "0", "Split the job into virtual nodes of this many GPUs (must divide a host's); 0: hosts") \
+  X(NVRAR_RINGS, INT, "0", "Rings of the ring algorithms, 1-8; 0: one per GPU of a node across nodes, else 1") \
+  X(NVRAR_CHUNK_BYTES, SIZE, "0", "Bytes per block per step of the ring family; 0: as many as the staging holds") \
   X(NVRAR_MEMORY_BYTES, SIZE, "256MiB", "GPU memory per rank for nvrar, NVSHMEM heap included")     \
   X(NVRAR_TIMEOUT, DOUBLE, "30", "Seconds a kernel waits for a peer before NVRAR_ERR_TIMEOUT")       \
   X(NVRAR_DEBUG, STRING, "WARN", "Log level: NONE, WARN, INFO, TRACE")                               \

@@ -49,6 +49,9 @@ typedef struct nvrar_settings {
   int threads_per_block;     /* 0: planner */
   size_t oneshot_max_bytes;  /* 0: measured table */
   double timeout_seconds;
+  int gpus_per_node;         /* 0: from the hosts; k: virtual nodes of k GPUs */
+  int rings;                 /* 0: planner */
+  size_t chunk_bytes;        /* 0: planner */
 } nvrar_settings_t;
 
 /* getenv-like lookup, injectable so tests can parse without touching the process environment. */
@@ -71,16 +74,53 @@ typedef struct nvrar_plan {
   nvrar_algo_t algo;    /* never AUTO */
   int blocks;
   int threads;
+  int rings;            /* ring algorithms: rings in use (blocks are spread over them) */
+  uint64_t chunk_packs; /* ring family: packs per block per step; 0: as many as the staging holds */
 } nvrar_plan_t;
 
 /* Capacities of the communicator's staging, which bound what each algorithm takes per piece. */
 typedef struct nvrar_capacity {
   uint64_t oneshot_packs;  /* one-shot's largest message, in 16-byte packs */
   uint64_t slice_packs;    /* two-shot's staging per rank slot, in packs */
+  uint64_t region_packs;   /* ring family: staging per (block, parity), in packs */
 } nvrar_capacity_t;
 
+
+
+/* ---- cost model (model.c): alpha-beta predictions, pure ---- */
+typedef enum nvrar_network {
+  NVRAR_NET_NVLINK = 0,    /* virtual nodes: NVSHMEM put-with-signal over NVLink (measured here) */
+  NVRAR_NET_IB_NDR = 1,    /* InfiniBand NDR 400 Gb/s per NIC, NVSHMEM's CPU proxy */
+  NVRAR_NET_IB_NDR_IBGDA = 2, /* the same with IBGDA: GPU-initiated */
+  NVRAR_NET_SLINGSHOT = 3, /* HPE Slingshot-11, 200 Gb/s per NIC, libfabric proxy */
+  NVRAR_NUM_NETS = 4
+} nvrar_network_t;
+
+/* Who shares a node: nodes x gpus ranks, node-major (rank = node * gpus + local). */
+typedef struct nvrar_topo {
+  int nranks;
+  int nodes;
+  int gpus;
+  nvrar_network_t network; /* between nodes; NVLINK for virtual nodes */
+} nvrar_topo_t;
+
+/* Model rows beyond nvrar's algorithms: NCCL's ring and tree, for comparison. */
+enum { NVRAR_MODEL_NCCL_RING = NVRAR_NUM_ALGOS, NVRAR_MODEL_NCCL_TREE, NVRAR_MODEL_ROWS };
+
+const char *nvrar_network_name(nvrar_network_t net);
+/* Predicted microseconds of an all-reduce of `bytes` on nodes x gpus; < 0 where the row does not apply. */
+double nvrar_model_us(int row, int nodes, int gpus, double bytes, nvrar_network_t net);
+/* The network this process's NVSHMEM will use between nodes (environment), for a real multi-node job. */
+nvrar_network_t nvrar_network_from_env(nvrar_env_lookup_fn lookup);
+/* The cheapest multi-node algorithm by the model. */
+nvrar_algo_t nvrar_model_pick(int nodes, int gpus, double bytes, nvrar_network_t net);
+/* nvrar_perf --model: the table for 2-64 nodes of 4 and 8 GPUs. */
+void nvrar_model_print(void *file /* FILE* */);
+
 nvrar_result_t nvrar_plan_make(const nvrar_settings_t *settings, const nvrar_capacity_t *capacity,
-                               int nranks, size_t bytes, nvrar_plan_t *plan);
+                               const nvrar_topo_t *topo, size_t bytes, nvrar_plan_t *plan);
+/* 1 for the algorithms that run between nodes (put-with-signal), 0 for one-shot and two-shot. */
+int nvrar_algo_multinode(nvrar_algo_t algo);
 /* The built-in threshold below which AUTO takes one-shot, for nranks ranks. */
 size_t nvrar_oneshot_threshold(int nranks);
 

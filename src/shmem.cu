@@ -45,6 +45,9 @@ int nvrar_shmem_n_pes(void) { return nvshmem_n_pes(); }
 
 int nvrar_shmem_node_size(void) { return nvshmem_team_n_pes(NVSHMEMX_TEAM_NODE); }
 
+/* NVSHMEM's node team comes from the host ids its bootstrap gathered at init. */
+int nvrar_shmem_same_node(int pe) { return nvshmem_team_translate_pe(NVSHMEM_TEAM_WORLD, pe, NVSHMEMX_TEAM_NODE) >= 0; }
+
 void *nvrar_shmem_calloc(size_t bytes) { return nvshmem_calloc(1, bytes); }
 
 void *nvrar_shmem_malloc(size_t bytes) { return nvshmem_malloc(bytes); }

@@ -17,6 +17,8 @@ void nvrar_shmem_finalize(void);
 int nvrar_shmem_my_pe(void);
 int nvrar_shmem_n_pes(void);
 int nvrar_shmem_node_size(void);
+/* 1 if world pe shares this process's host. */
+int nvrar_shmem_same_node(int pe);
 void *nvrar_shmem_calloc(size_t bytes);
 void *nvrar_shmem_malloc(size_t bytes);
 void nvrar_shmem_free(void *ptr);

@@ -2,6 +2,8 @@
  * Planner: which algorithm and launch shape a message gets. Pure: no CUDA, no communicator, so
  * tests/unit/test_plan.c checks it on the CPU.
  */
+#include <string.h>
+
 #include "algo/chunk.h"
 #include "internal.h"
 
@@ -38,19 +40,63 @@ static int clamp_blocks(uint64_t want) {
   return want > NVRAR_MAX_BLOCKS ? NVRAR_MAX_BLOCKS : (int)want;
 }
 
+int nvrar_algo_multinode(nvrar_algo_t algo) { return algo >= NVRAR_ALGO_RING && algo < NVRAR_NUM_ALGOS; }
+
+/*
+ * Ring family launch shape: a block per UNIT_PACKS packs (4 KiB) of each of its units (ring: n
+ * chunks, simple ring: 1, hierarchical: G shards), up to NVRAR_MAX_RING_BLOCKS; 512 threads once a
+ * unit fills them. Measured on 4x H200, bf16, graph, ring at 64 MiB: 1011 / 567 / 437 us with 16 /
+ * 32 / 64 blocks (bench/results/h200x4-algos-2026-11-22.md): every step of a block pays a
+ * signal latency, so more blocks in flight hide it.
+ */
+enum { UNIT_PACKS = 256, RING_BLOCKS = NVRAR_MAX_RING_BLOCKS };
+
+static void plan_ring_family(const nvrar_settings_t *settings, const nvrar_topo_t *topo, uint64_t packs,
+                             nvrar_plan_t *plan) {
+  int units = plan->algo == NVRAR_ALGO_RING ? topo->nranks : plan->algo == NVRAR_ALGO_SIMPLE_RING ? 1 : topo->gpus;
+  int blocks = clamp_blocks(nvrar_div_up(packs, (uint64_t)units * UNIT_PACKS));
+  if (blocks > RING_BLOCKS) blocks = RING_BLOCKS;
+  int rings = settings->rings ? settings->rings : topo->nodes > 1 ? topo->gpus : 1;
+  if (rings > NVRAR_MAX_RINGS) rings = NVRAR_MAX_RINGS;
+  if (settings->num_blocks) blocks = settings->num_blocks;
+  if (blocks > NVRAR_MAX_RING_BLOCKS) blocks = NVRAR_MAX_RING_BLOCKS;
+  if (blocks < rings && plan->algo != NVRAR_ALGO_HIER_RD && plan->algo != NVRAR_ALGO_HIER_RHD) blocks = rings;
+  uint64_t unit = nvrar_div_up(packs, (uint64_t)blocks * units);
+  plan->blocks = blocks;
+  plan->threads = settings->threads_per_block ? settings->threads_per_block : unit >= 512 ? LARGE_THREADS : 256;
+  plan->rings = rings;
+  plan->chunk_packs = settings->chunk_bytes / NVRAR_PACK_BYTES;
+}
+
 nvrar_result_t nvrar_plan_make(const nvrar_settings_t *settings, const nvrar_capacity_t *capacity,
-                               int nranks, size_t bytes, nvrar_plan_t *plan) {
-  if (nranks < 1 || nranks > NVRAR_MAX_RANKS)
-    return nvrar_error(NVRAR_ERR_INTERNAL, "planner: nranks %d outside 1-%d", nranks, NVRAR_MAX_RANKS);
-  if (!capacity->oneshot_packs || !capacity->slice_packs)
+                               const nvrar_topo_t *topo, size_t bytes, nvrar_plan_t *plan) {
+  const int nranks = topo->nranks;
+  if (nranks < 1 || nranks > NVRAR_MAX_WORLD || topo->gpus < 1 || topo->gpus > NVRAR_MAX_RANKS ||
+      topo->nodes * topo->gpus != nranks)
+    return nvrar_error(NVRAR_ERR_INTERNAL, "planner: layout %d x %d for %d ranks is not supported", topo->nodes,
+                       topo->gpus, nranks);
+  if (!capacity->oneshot_packs || !capacity->slice_packs || !capacity->region_packs)
     return nvrar_error(NVRAR_ERR_INTERNAL, "planner: staging capacity is zero");
   uint64_t packs = nvrar_packs_of(bytes);
   nvrar_algo_t algo = settings->algo;
+  memset(plan, 0, sizeof *plan);
+  if (algo != NVRAR_ALGO_AUTO && !nvrar_algo_multinode(algo) && topo->nodes > 1)
+    return nvrar_error(NVRAR_ERR_UNSUPPORTED,
+                       "nvrar_all_reduce: %s reaches peers through NVLink pointers and runs within one node, but this "
+                       "communicator spans %d nodes of %d; use ring, simple-ring, hier-rd or hier-rhd",
+                       nvrar_algo_name(algo), topo->nodes, topo->gpus);
+  if (algo == NVRAR_ALGO_AUTO && topo->nodes > 1) algo = nvrar_model_pick(topo->nodes, topo->gpus, (double)bytes,
+                                                                          topo->network);
   if (algo == NVRAR_ALGO_AUTO) {
     size_t limit = settings->oneshot_max_bytes ? settings->oneshot_max_bytes : nvrar_oneshot_threshold(nranks);
     /* One-shot beyond its cell buffer would go in pieces, each a full latency: never under AUTO. */
     if (packs > capacity->oneshot_packs) limit = 0;
     algo = bytes <= limit ? NVRAR_ALGO_ONESHOT : NVRAR_ALGO_TWOSHOT;
+  }
+  plan->algo = algo;
+  if (nvrar_algo_multinode(algo)) {
+    plan_ring_family(settings, topo, packs, plan);
+    return NVRAR_SUCCESS;
   }
   int threads, blocks;
   if (algo == NVRAR_ALGO_ONESHOT) {
@@ -66,8 +112,8 @@ nvrar_result_t nvrar_plan_make(const nvrar_settings_t *settings, const nvrar_cap
     blocks = clamp_blocks(nvrar_div_up(slice, (uint64_t)threads));
   }
   if (settings->num_blocks) blocks = settings->num_blocks;
-  plan->algo = algo;
   plan->blocks = blocks;
   plan->threads = threads;
+  plan->rings = 1;
   return NVRAR_SUCCESS;
 }

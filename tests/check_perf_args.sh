@@ -14,10 +14,12 @@ expect_2 -e lots
 expect_2 -b 1M -e 1K
 expect_2 -d int8
 expect_2 -o prod
-expect_2 -A ring
+expect_2 -A tree
+expect_2 -o exchange2
 expect_2 --compare mpi
 expect_2 -n 0
 expect_2 stray
 "$perf" --help | grep -q -- "--compare nccl" || { echo "nvrar_perf --help lacks --compare"; fail=1; }
+"$perf" --model | grep -q "hier-rd" || { echo "nvrar_perf --model lacks the model table"; fail=1; }
 [ $fail -eq 0 ] && echo "nvrar_perf argument errors: ok"
 exit $fail

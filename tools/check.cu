@@ -17,10 +17,18 @@ __device__ __forceinline__ uint32_t mix(uint32_t x) {
   return x;
 }
 
-/* Rank r's value at index i: k/4, k in [-255, 255]. */
-__device__ __forceinline__ float value(uint32_t seed, int rank, size_t i) {
+/*
+ * Rank r's value at index i: k/4 with |k| <= K, K chosen so that every partial sum of up to 8 ranks,
+ * in any order, is exact in T: then one-shot (fp32, rounded once) and the rings (rounded per hop)
+ * must all give exactly the reference. float and half: K = 255 (8 x 255 < 2^11); bfloat16 (8
+ * significant bits): K = 32 (8 x 32 = 2^8).
+ */
+template <typename T> struct Range { static constexpr int K = 255; };
+template <> struct Range<__nv_bfloat16> { static constexpr int K = 32; };
+
+template <typename T> __device__ __forceinline__ float value(uint32_t seed, int rank, size_t i) {
   uint32_t h = mix(seed * 0x9e3779b9U ^ mix((uint32_t)rank * 0x85ebca6bU ^ mix((uint32_t)i ^ (uint32_t)(i >> 32) * 0xc2b2ae35U)));
-  int k = (int)(h % 511) - 255;
+  int k = (int)(h % (2 * Range<T>::K + 1)) - Range<T>::K;
   return (float)k * 0.25f;
 }
 
@@ -31,16 +39,16 @@ template <> __device__ __forceinline__ __nv_bfloat16 cast<__nv_bfloat16>(float x
 
 template <typename T> __global__ void fill_kernel(T *buf, size_t count, int rank, uint32_t seed) {
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count; i += (size_t)gridDim.x * blockDim.x)
-    buf[i] = cast<T>(value(seed, rank, i));
+    buf[i] = cast<T>(value<T>(seed, rank, i));
 }
 
 template <typename T>
 __global__ void wrong_kernel(const T *out, size_t count, int op, int nranks, uint32_t seed, unsigned long long *wrong) {
   unsigned long long mine = 0;
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count; i += (size_t)gridDim.x * blockDim.x) {
-    float acc = value(seed, 0, i);
+    float acc = value<T>(seed, 0, i);
     for (int r = 1; r < nranks; r++) {
-      float x = value(seed, r, i);
+      float x = value<T>(seed, r, i);
       acc = op == NVRAR_SUM ? acc + x : op == NVRAR_MAX ? fmaxf(acc, x) : fminf(acc, x);
     }
     T expect = cast<T>(acc), got = out[i];

@@ -10,14 +10,14 @@ from .sizes import parse_size
 __all__ = ["NVRAR_AVAILABLE", "NvrarError", "unavailable_reason", "version", "library_path", "parse_size",
            "DTYPES", "OPS", "ALGOS"]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 NVRAR_AVAILABLE = _native.LIB is not None
 
 # nvrar_dtype_t, nvrar_op_t and nvrar_algo_t values of include/nvrar.h
 DTYPES = {"float32": 0, "float16": 1, "bfloat16": 2}
 OPS = {"sum": 0, "max": 1, "min": 2}
-ALGOS = {"auto": 0, "oneshot": 1, "twoshot": 2}
+ALGOS = {"auto": 0, "oneshot": 1, "twoshot": 2, "ring": 3, "simple-ring": 4, "hier-rd": 5, "hier-rhd": 6}
 
 
 class NvrarError(RuntimeError):

@@ -73,15 +73,16 @@ class Config(ctypes.Structure):
     """nvrar_config_t; build it with config() so size and version are right."""
     _fields_ = [("size", c_size_t), ("version", c_uint), ("device", c_int), ("memory_bytes", c_size_t),
                 ("algo", c_int), ("num_blocks", c_int), ("threads_per_block", c_int),
-                ("oneshot_max_bytes", c_size_t), ("timeout_seconds", c_double)]
+                ("oneshot_max_bytes", c_size_t), ("timeout_seconds", c_double), ("gpus_per_node", c_int),
+                ("rings", c_int), ("chunk_bytes", c_size_t)]
 
 
-VERSION_CODE = 0 * 100000 + 1 * 1000 + 0  # NVRAR_VERSION of the header this binding was written for
+VERSION_CODE = 0 * 100000 + 2 * 1000 + 0  # NVRAR_VERSION of the header this binding was written for
 
 
 def config(**fields):
     """An nvrar_config_t as NVRAR_CONFIG_INITIALIZER makes it, with `fields` set."""
-    c = Config(ctypes.sizeof(Config), VERSION_CODE, -1, 0, 0, 0, 0, 0, 0.0)
+    c = Config(ctypes.sizeof(Config), VERSION_CODE, -1, 0, 0, 0, 0, 0, 0.0, 0, 0, 0)
     for name, value in fields.items():
         if name not in dict(Config._fields_):
             raise TypeError(f"nvrar config has no field {name!r}")
@@ -107,6 +108,7 @@ def _declare(lib):
         "nvrar_malloc": (r, [c_void_p, c_size_t, ctypes.POINTER(c_void_p)]),
         "nvrar_free": (r, [c_void_p, c_void_p]),
         "nvrar_all_reduce": (r, [c_void_p, c_void_p, c_void_p, c_size_t, c_int, c_int, c_void_p]),
+        "nvrar_exchange": (r, [c_void_p, c_void_p, c_void_p, c_size_t, c_int, c_void_p]),
         "nvrar_dtype_size": (c_size_t, [c_int]),
     }
     for name, (restype, argtypes) in sigs.items():

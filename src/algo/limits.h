@@ -2,7 +2,11 @@
 #ifndef NVRAR_ALGO_LIMITS_H
 #define NVRAR_ALGO_LIMITS_H
 
-#define NVRAR_MAX_RANKS 8      /* ranks reached over NVLink by one kernel */
+#define NVRAR_MAX_RANKS 8      /* ranks of one node, reached over NVLink by one kernel */
+#define NVRAR_MAX_WORLD 512    /* ranks of a communicator (nodes x ranks per node) */
+#define NVRAR_MAX_RING_BLOCKS 64 /* grid bound of the put-with-signal algorithms (ring family, exchange) */
+#define NVRAR_MAX_RINGS 8      /* rings of the ring algorithm */
+#define NVRAR_STAGE_SPAN 2048  /* signal values per round of the ring family: > every algorithm's steps */
 #define NVRAR_MAX_BLOCKS 128   /* grid size bound: per-block flags and sequence counters */
 #define NVRAR_MAX_THREADS 512  /* block size bound: keeps 128 registers per thread, no spills */
 #define NVRAR_PACK_BYTES 16    /* one 16-byte vector access: the unit of all data movement */

@@ -22,6 +22,8 @@ typedef struct nvrar_device_sync {
   uint32_t arrived;                  /* blocks of the running one-shot kernel that are done */
   uint32_t dead;                     /* set by a timed-out or aborted wait: every later wait gives up */
   uint32_t seq[NVRAR_MAX_BLOCKS];    /* two-shot barrier count of block b; equal on all ranks */
+  uint64_t round[NVRAR_MAX_RING_BLOCKS]; /* ring-family rounds run by block b; equal on all ranks */
+  uint64_t xround[NVRAR_MAX_RING_BLOCKS][NVRAR_MAX_WORLD]; /* exchanges block b ran with each peer */
 } nvrar_device_sync_t;
 
 typedef struct nvrar_kernel_args {
@@ -40,11 +42,29 @@ typedef struct nvrar_kernel_args {
   int *error;              /* host-mapped: first error a kernel saw (NVRAR_ERR_TIMEOUT), else 0 */
   const int *abort_flag;   /* host-mapped: set by nvrar_comm_abort; waits give up at once */
   uint64_t timeout_ns;
+  /* Put-with-signal algorithms (ring family, exchange). Layout: rank = node * gpus + local. */
+  int nodes;
+  int gpus;
+  int rings;               /* ring k is run by blocks b with b % rings == k */
+  int peer;                /* exchange: the other rank */
+  int ring_pos[NVRAR_MAX_RINGS];  /* this rank's position in ring k (algo/ring.h order) */
+  int ring_prev[NVRAR_MAX_RINGS]; /* rank before it in ring k */
+  int ring_next[NVRAR_MAX_RINGS]; /* rank after it in ring k */
+  uint64_t region_packs;   /* ring-family staging packs per (block, parity) */
+  uint64_t chunk_packs;    /* packs per block per step wanted by the planner; 0: as many as fit */
+  void *rstage;            /* symmetric: [NVRAR_MAX_RING_BLOCKS][2][region_packs] packs */
+  uint64_t *signals;       /* symmetric: [NVRAR_MAX_RING_BLOCKS][NVRAR_MAX_WORLD], set by rank src */
+  uint64_t *xsignals;      /* symmetric: the same for nvrar_exchange */
 } nvrar_kernel_args_t;
 
 /* Launchers: 0 on success, else the cudaError_t of the launch. dtype/op are nvrar_dtype_t/nvrar_op_t. */
 int nvrar_launch_oneshot(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
 int nvrar_launch_twoshot(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
+/* algo is NVRAR_ALGO_RING, _SIMPLE_RING, _HIER_RD or _HIER_RHD. */
+int nvrar_launch_ring_family(const nvrar_kernel_args_t *args, int algo, int dtype, int op, int blocks, int threads,
+                             void *stream);
+/* args->send/recv/packs/peer describe the exchange. */
+int nvrar_launch_exchange(const nvrar_kernel_args_t *args, int blocks, int threads, void *stream);
 
 #ifdef __cplusplus
 }

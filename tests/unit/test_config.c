@@ -42,7 +42,8 @@ int main(void) {
   CHECK(nvrar_parse_algo("TwoShot", &a) == 0 && a == NVRAR_ALGO_TWOSHOT);
   CHECK(nvrar_parse_algo("one-shot", &a) == 0 && a == NVRAR_ALGO_ONESHOT);
   CHECK(nvrar_parse_algo("auto", &a) == 0 && a == NVRAR_ALGO_AUTO);
-  CHECK(nvrar_parse_algo("ring", &a) != 0);
+  CHECK(nvrar_parse_algo("hier-rd", &a) == 0 && a == NVRAR_ALGO_HIER_RD);
+  CHECK(nvrar_parse_algo("tree", &a) != 0);
   CHECK(!strcmp(nvrar_algo_name(NVRAR_ALGO_TWOSHOT), "twoshot"));
 
   /* defaults */

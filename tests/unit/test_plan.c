@@ -1,4 +1,4 @@
-/* The planner: AUTO thresholds, forced algorithms, launch-shape bounds and overrides. */
+/* The planner: AUTO thresholds, forced algorithms, launch-shape bounds and overrides, multi-node choices. */
 #include "algo/chunk.h"
 #include "internal.h"
 #include "unit.h"
@@ -9,43 +9,80 @@ int main(void) {
   s.algo = NVRAR_ALGO_AUTO;
   s.num_blocks = s.threads_per_block = 0;
   s.oneshot_max_bytes = 0;
-  nvrar_capacity_t cap = {.oneshot_packs = 65536, .slice_packs = 524288};
+  nvrar_capacity_t cap = {.oneshot_packs = 65536, .slice_packs = 524288, .region_packs = 16384};
   nvrar_plan_t p;
+#define ONE(n) (&(nvrar_topo_t){.nranks = (n), .nodes = 1, .gpus = (n), .network = NVRAR_NET_NVLINK})
 
   for (int n = 2; n <= NVRAR_MAX_RANKS; n++) {
     size_t limit = nvrar_oneshot_threshold(n);
     CHECK(limit > 0 && limit <= cap.oneshot_packs * 16);
-    CHECK(nvrar_plan_make(&s, &cap, n, limit, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_ONESHOT);
-    CHECK(nvrar_plan_make(&s, &cap, n, limit + 2, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_TWOSHOT);
-    CHECK(nvrar_plan_make(&s, &cap, n, 2, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_ONESHOT);
+    CHECK(nvrar_plan_make(&s, &cap, ONE(n), limit, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_ONESHOT);
+    CHECK(nvrar_plan_make(&s, &cap, ONE(n), limit + 2, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_TWOSHOT);
+    CHECK(nvrar_plan_make(&s, &cap, ONE(n), 2, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_ONESHOT);
     /* thresholds never grow with the rank count: one-shot's traffic grows with n */
     if (n > 2) CHECK(limit <= nvrar_oneshot_threshold(n - 1));
   }
   /* every size gets a sane shape */
   for (size_t bytes = 1; bytes <= ((size_t)1 << 31); bytes = bytes * 3 + 1) {
     for (int n = 2; n <= 8; n++) {
-      CHECK(nvrar_plan_make(&s, &cap, n, bytes, &p) == NVRAR_SUCCESS);
+      CHECK(nvrar_plan_make(&s, &cap, ONE(n), bytes, &p) == NVRAR_SUCCESS);
       CHECK(p.blocks >= 1 && p.blocks <= NVRAR_MAX_BLOCKS);
       CHECK(p.threads >= 64 && p.threads <= NVRAR_MAX_THREADS && p.threads % 32 == 0);
     }
   }
   /* the oneshot_max_bytes override, and AUTO never takes one-shot past its cell buffer */
   s.oneshot_max_bytes = 4096;
-  CHECK(nvrar_plan_make(&s, &cap, 4, 8192, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_TWOSHOT);
+  CHECK(nvrar_plan_make(&s, &cap, ONE(4), 8192, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_TWOSHOT);
   s.oneshot_max_bytes = (size_t)1 << 30;
-  CHECK(nvrar_plan_make(&s, &cap, 4, cap.oneshot_packs * 16 + 16, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_TWOSHOT);
+  CHECK(nvrar_plan_make(&s, &cap, ONE(4), cap.oneshot_packs * 16 + 16, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_TWOSHOT);
   s.oneshot_max_bytes = 0;
   /* forced algorithms take every size; overrides of the shape are obeyed */
   s.algo = NVRAR_ALGO_ONESHOT;
-  CHECK(nvrar_plan_make(&s, &cap, 4, (size_t)64 << 20, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_ONESHOT);
+  CHECK(nvrar_plan_make(&s, &cap, ONE(4), (size_t)64 << 20, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_ONESHOT);
   s.algo = NVRAR_ALGO_TWOSHOT;
-  CHECK(nvrar_plan_make(&s, &cap, 4, 16, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_TWOSHOT);
+  CHECK(nvrar_plan_make(&s, &cap, ONE(4), 16, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_TWOSHOT);
   s.num_blocks = 7;
   s.threads_per_block = 128;
-  CHECK(nvrar_plan_make(&s, &cap, 4, 1 << 20, &p) == NVRAR_SUCCESS && p.blocks == 7 && p.threads == 128);
+  CHECK(nvrar_plan_make(&s, &cap, ONE(4), 1 << 20, &p) == NVRAR_SUCCESS && p.blocks == 7 && p.threads == 128);
   /* internal misuse is reported, not crashed on */
-  CHECK(nvrar_plan_make(&s, &cap, 9, 1024, &p) == NVRAR_ERR_INTERNAL);
-  nvrar_capacity_t empty = {0, 0};
-  CHECK(nvrar_plan_make(&s, &empty, 4, 1024, &p) == NVRAR_ERR_INTERNAL);
+  CHECK(nvrar_plan_make(&s, &cap, ONE(9), 1024, &p) == NVRAR_ERR_INTERNAL);
+  nvrar_capacity_t empty = {0, 0, 0};
+  CHECK(nvrar_plan_make(&s, &empty, ONE(4), 1024, &p) == NVRAR_ERR_INTERNAL);
+  CHECK(nvrar_plan_make(&s, &cap, &(nvrar_topo_t){.nranks = 8, .nodes = 2, .gpus = 3}, 1024, &p) == NVRAR_ERR_INTERNAL);
+
+  /* across nodes: one-shot and two-shot are refused, AUTO takes the model's pick, shapes stay in bounds */
+  s.num_blocks = s.threads_per_block = 0;
+  nvrar_topo_t two = {.nranks = 4, .nodes = 2, .gpus = 2, .network = NVRAR_NET_NVLINK};
+  s.algo = NVRAR_ALGO_TWOSHOT;
+  CHECK(nvrar_plan_make(&s, &cap, &two, 1024, &p) == NVRAR_ERR_UNSUPPORTED);
+  s.algo = NVRAR_ALGO_ONESHOT;
+  CHECK(nvrar_plan_make(&s, &cap, &two, 1024, &p) == NVRAR_ERR_UNSUPPORTED);
+  s.algo = NVRAR_ALGO_AUTO;
+  for (int net = 0; net < NVRAR_NUM_NETS; net++) {
+    for (int nodes = 2; nodes <= 64; nodes *= 2) {
+      for (int gpus = 1; gpus <= 8; gpus *= 2) {
+        nvrar_topo_t t = {.nranks = nodes * gpus, .nodes = nodes, .gpus = gpus, .network = (nvrar_network_t)net};
+        if (t.nranks > NVRAR_MAX_WORLD) continue;
+        for (size_t bytes = 16; bytes <= ((size_t)1 << 30); bytes *= 8) {
+          CHECK(nvrar_plan_make(&s, &cap, &t, bytes, &p) == NVRAR_SUCCESS);
+          CHECK(nvrar_algo_multinode(p.algo));
+          CHECK(p.algo == nvrar_model_pick(nodes, gpus, (double)bytes, (nvrar_network_t)net));
+          CHECK(p.blocks >= 1 && p.blocks <= NVRAR_MAX_RING_BLOCKS && p.rings >= 1 && p.rings <= NVRAR_MAX_RINGS);
+          CHECK(p.threads >= gpus && p.threads <= NVRAR_MAX_THREADS);
+          if (p.algo == NVRAR_ALGO_RING) CHECK(p.blocks >= p.rings);
+        }
+      }
+    }
+  }
+  /* every multi-node algorithm can be forced, on one node too */
+  for (int a = NVRAR_ALGO_RING; a < NVRAR_NUM_ALGOS; a++) {
+    s.algo = (nvrar_algo_t)a;
+    CHECK(nvrar_plan_make(&s, &cap, &two, 12345, &p) == NVRAR_SUCCESS && p.algo == (nvrar_algo_t)a);
+    CHECK(nvrar_plan_make(&s, &cap, ONE(4), 12345, &p) == NVRAR_SUCCESS && p.algo == (nvrar_algo_t)a);
+  }
+  s.rings = 3;
+  s.chunk_bytes = 4096;
+  s.algo = NVRAR_ALGO_RING;
+  CHECK(nvrar_plan_make(&s, &cap, &two, 1 << 20, &p) == NVRAR_SUCCESS && p.rings == 3 && p.chunk_packs == 256);
   return unit_finish("test_plan");
 }

@@ -58,7 +58,7 @@ int main(void) {
   static const char *const bad[][2] = {
       {"", "expected '{'"},
       {"[]", "expected '{'"},
-      {"{\"1024\": {\"algorithm\": \"ring\"}}", "unknown algorithm"},
+      {"{\"1024\": {\"algorithm\": \"tree\"}}", "unknown algorithm"},
       {"{\"1024\": {\"num_blocks\": 4}}", "without \"algorithm\""},
       {"{\"1024\": {}}", "without \"algorithm\""},
       {"{\"abc\": {\"algorithm\": \"oneshot\"}}", "not a message size"},

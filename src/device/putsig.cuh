@@ -1,0 +1,181 @@
+/*
+ * What the put-with-signal algorithms share (ring, simple ring, hierarchical, exchange): the NVSHMEM
+ * put and the bounded signal wait, the round geometry, the staging slots, and block-wide copies.
+ *
+ * Signals: rank dst holds one 64-bit word per (block, source rank); only `source` ever writes
+ * word [b][source] on dst, and only with NVSHMEM_SIGNAL_SET of a value that grows: round * STAGE_SPAN
+ * + step + 1, rounds counted per block in sync->round[b] (equal on all ranks, since every rank
+ * launches the same grids in the same order). Nothing is reset between calls or graph replays.
+ * A wait is "word >= value", so a sender that has already moved on to a later step is fine.
+ *
+ * Ordering, same node (send()): the block's NVLink stores, __syncthreads, then one thread's
+ * st.release.sys of the signal word, which the reader pairs with ld.acquire.sys.
+ * Ordering, between nodes: nvshmemx_putmem_signal_nbi_block delivers the signal after the data; nvshmem_fence
+ * after each put orders it before the next put to the same rank, so the signal of step s+1 never
+ * overtakes the data of step s (which matters on InfiniBand; over NVLink puts are stores in order).
+ * The waiting thread loads the word with ld.acquire.sys, then __syncthreads; the block then reads the
+ * slot with ld.global.cg (L2: never a stale L1 line from the round two rounds back).
+ *
+ * Staging: block b owns region [b][parity] of rstage in every round, parity = round & 1. Each
+ * algorithm cuts a region into equal slots, each written at most once per round. A rank can run at
+ * most one round ahead of any other on a block: every algorithm here needs, to finish round r on any
+ * rank, round r's contribution of every rank (so every rank has finished round r - 1, stream order
+ * included). Round r + 2 is therefore never written while round r is still read. Puts to another
+ * node read their source from the symmetric heap (a slot), never from a user buffer, as InfiniBand
+ * requires; a rank of the same node is written directly.
+ */
+#ifndef NVRAR_DEVICE_PUTSIG_CUH
+#define NVRAR_DEVICE_PUTSIG_CUH
+
+#include <nvshmem.h>
+#include <nvshmemx.h>
+
+#include "common.cuh"
+
+namespace nvrar {
+
+__device__ __forceinline__ uint64_t signal_acquire(const uint64_t *p) {
+  uint64_t v;
+  asm volatile("ld.acquire.sys.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+  return v;
+}
+
+/* Block-collective: `packs` packs from src (local) to dst (symmetric) on rank pe, then SET *sig = value there. */
+__device__ __forceinline__ void put_signal(void *dst, const void *src, uint64_t packs, uint64_t *sig, uint64_t value,
+                                           int pe) {
+  __syncthreads(); /* the block's writes of src are complete */
+  if (packs)
+    nvshmemx_putmem_signal_nbi_block(dst, src, packs * NVRAR_PACK_BYTES, sig, value, NVSHMEM_SIGNAL_SET, pe);
+  else if (threadIdx.x == 0)
+    nvshmemx_signal_op(sig, value, NVSHMEM_SIGNAL_SET, pe);
+  if (threadIdx.x == 0) nvshmem_fence();
+}
+
+/* 1 if rank pe shares this rank's (virtual) node: reachable by NVLink stores through nvshmem_ptr. */
+__device__ __forceinline__ bool same_node(const nvrar_kernel_args_t &a, int pe) { return pe / a.gpus == a.rank / a.gpus; }
+
+__device__ __forceinline__ void signal_release(uint64_t *word, uint64_t value) {
+  asm volatile("st.release.sys.global.u64 [%0], %1;" ::"l"(word), "l"(value) : "memory");
+}
+
+/*
+ * Block-collective: packs produce(k), k < n, land in slot `dst` (symmetric address) of rank pe, then
+ * *sig = value there. Same node: NVLink stores straight from produce, __syncthreads, one release
+ * store of the signal (one pass over the data, no staging). Another node: produce into the local
+ * slot `stage`, then put-with-signal from it (InfiniBand needs a registered source). produce may
+ * read stage[k] itself: each thread reads index k before writing it.
+ */
+template <typename F>
+__device__ __forceinline__ void send(const nvrar_kernel_args_t &a, int pe, uint4 *dst, uint4 *stage, uint64_t n,
+                                     uint64_t *sig, uint64_t value, F produce) {
+  if (same_node(a, pe)) {
+    uint4 *d = static_cast<uint4 *>(nvshmem_ptr(dst, pe));
+    for (uint64_t k = threadIdx.x; k < n; k += blockDim.x) d[k] = produce(k);
+    __syncthreads();
+    if (threadIdx.x == 0) signal_release(static_cast<uint64_t *>(nvshmem_ptr(sig, pe)), value);
+  } else {
+    for (uint64_t k = threadIdx.x; k < n; k += blockDim.x) stage[k] = produce(k);
+    put_signal(dst, stage, n, sig, value, pe);
+  }
+}
+
+/* x op y in fp32, rounded to T: one pack. */
+template <typename T, int OP> __device__ __forceinline__ uint4 combine(uint4 x, uint4 y) {
+  Pack<T> s;
+  fold<T, OP>(s, x, true);
+  fold<T, OP>(s, y, false);
+  return repack<T>(s);
+}
+
+/* One thread: wait until *sig >= value. False if the wait gave up (timeout, abort, dead). */
+__device__ __forceinline__ bool wait_signal(const nvrar_kernel_args_t &a, const uint64_t *sig, uint64_t value) {
+  Waiter w;
+  while (signal_acquire(sig) < value)
+    if (w.give_up(a)) return false;
+  return true;
+}
+
+/* Block-collective: waits for thread 0's word, then every thread may read what it covers. */
+__device__ __forceinline__ bool block_wait(const nvrar_kernel_args_t &a, const uint64_t *sig, uint64_t value) {
+  bool ok = threadIdx.x != 0 || wait_signal(a, sig, value);
+  return __syncthreads_and(ok);
+}
+
+__device__ __forceinline__ uint64_t *signal_word(uint64_t *signals, int source) {
+  return signals + (uint64_t)blockIdx.x * NVRAR_MAX_WORLD + source;
+}
+
+__device__ __forceinline__ uint64_t stage_value(uint64_t round, int step) {
+  return round * NVRAR_STAGE_SPAN + (uint64_t)step + 1;
+}
+
+/*
+ * Round geometry: each round, block b handles `units` consecutive chunks of `chunk` packs starting
+ * at (round_index * gridDim.x + b) * units * chunk. A chunk fits one of `slots` slots of a region.
+ */
+struct Rounds {
+  uint64_t cap;    /* packs per slot */
+  uint64_t chunk;  /* packs per unit */
+  uint64_t span;   /* packs per block per round */
+  uint64_t count;  /* rounds this call */
+};
+
+__device__ __forceinline__ Rounds make_rounds(const nvrar_kernel_args_t &a, int slots, int units) {
+  Rounds r;
+  r.cap = a.region_packs / (uint64_t)slots;
+  uint64_t chunk = nvrar_div_up(a.packs, (uint64_t)gridDim.x * units);
+  if (a.chunk_packs && a.chunk_packs < chunk) chunk = a.chunk_packs;
+  if (chunk > r.cap) chunk = r.cap;
+  r.chunk = chunk ? chunk : 1;
+  r.span = r.chunk * units;
+  r.count = nvrar_div_up(a.packs, r.span * gridDim.x);
+  return r;
+}
+
+/* Packs [*lo, *hi) of unit u of this block in round j. */
+__device__ __forceinline__ void unit_range(const nvrar_kernel_args_t &a, const Rounds &g, uint64_t j, uint64_t u,
+                                           uint64_t *lo, uint64_t *hi) {
+  uint64_t base = (j * gridDim.x + blockIdx.x) * g.span + u * g.chunk;
+  *lo = base < a.packs ? base : a.packs;
+  *hi = base + g.chunk < a.packs ? base + g.chunk : a.packs;
+}
+
+/* Slot i of this block's region for `round` (local address; the same offset is symmetric). */
+__device__ __forceinline__ uint4 *slot(const nvrar_kernel_args_t &a, const Rounds &g, uint64_t round, int i) {
+  uint64_t region = ((uint64_t)blockIdx.x * 2 + (round & 1)) * a.region_packs;
+  return static_cast<uint4 *>(a.rstage) + region + (uint64_t)i * g.cap;
+}
+
+/* ---- block-wide copies between user buffers (element-exact at the tail) and slots (whole packs) ---- */
+template <typename T>
+__device__ __forceinline__ void copy_in(uint4 *dst, const void *src, uint64_t first, uint64_t n,
+                                        const nvrar_kernel_args_t &a) {
+  for (uint64_t k = threadIdx.x; k < n; k += blockDim.x) dst[k] = load_pack<T>(src, first + k, a.count, a.aligned);
+}
+
+template <typename T>
+__device__ __forceinline__ void copy_out(void *dst, const uint4 *src, uint64_t first, uint64_t n,
+                                         const nvrar_kernel_args_t &a) {
+  for (uint64_t k = threadIdx.x; k < n; k += blockDim.x) store_pack<T>(dst, first + k, a.count, a.aligned, load_cg(src + k));
+}
+
+/* acc[k] = acc[k] op x[k] in fp32, rounded to T: acc a slot, x a slot (x_user false) or the user input. */
+template <typename T, int OP>
+__device__ __forceinline__ void fold_into(uint4 *acc, const void *x, bool x_user, uint64_t first, uint64_t n,
+                                          const nvrar_kernel_args_t &a) {
+  for (uint64_t k = threadIdx.x; k < n; k += blockDim.x) {
+    Pack<T> s;
+    fold<T, OP>(s, load_cg(acc + k), true);
+    fold<T, OP>(s, x_user ? load_pack<T>(x, first + k, a.count, a.aligned) : load_cg(static_cast<const uint4 *>(x) + k),
+                false);
+    acc[k] = repack<T>(s);
+  }
+}
+
+/* Launcher of the hierarchical kernels (ar_hier.cu), called by the ring-family dispatcher. */
+int launch_hier(const nvrar_kernel_args_t *args, bool halving, int dtype, int op, int blocks, int threads,
+                cudaStream_t stream);
+
+}  // namespace nvrar
+
+#endif /* NVRAR_DEVICE_PUTSIG_CUH */

@@ -8,8 +8,9 @@
  * L = log2(p), and odd = 1 when nodes != p:
  *   ring (alternating multi-rings, G rings, one per NIC): a chunk crosses 2(N-1) hops, nodes/N of
  *     them between nodes; every NIC carries one ring's hop, 2(N-1)/N * S/G bytes, and NVLink the
- *     other G-1 rings' hops:
- *       2(N-1)/N * (nodes*a_net + (N-nodes)*a_nvl) + 2(N-1)/N * S * max(1/(G bw_net), (G-1)/(G bw_nvl))
+ *     other G-1 rings' hops (between virtual nodes all of it is NVLink: 2(N-1)/N * S / bw_nvl):
+ *       R * 2(N-1)/N * (nodes*a_net + (N-nodes)*a_nvl) + 2(N-1)/N * S * max(1/(G bw_net), (G-1)/(G bw_nvl))
+ *     with R the staging rounds (each pays the latency chain again; rounds() below);
  *   simple ring: 2(N-1) hops of the whole S/G per ring, no pipelining:
  *       2(N-1)/N * (nodes*(a_net + S/(G bw_net)) + (N-nodes)*(a_nvl + S/bw_nvl))
  *   hier-rd: intra RS and AG (a_nvl + (G-1)/G * S/bw_nvl each, none for G = 1), then L whole-shard
@@ -27,9 +28,28 @@
 
 #include "internal.h"
 
-/* NVLink put-with-signal, measured (see nets[] below). */
+/*
+ * NVLink hop, measured on 4x H200 on 2026-11-22 (bench/results/h200x4-algos-2026-11-22.md), CUDA
+ * graph, bf16, 2x2 virtual layout: the latency of one signalled hop from the small sizes (1 KiB:
+ * ring 22.6 us = ~4 us of launch and kernel plus 6 hops; hier-rd 12.5 us = ~4 + 3 hops: ~3 us a
+ * hop), the bandwidth from the slope of ring and hier-rd between 16 and 64 MiB (1.5 S moved per
+ * rank in ~7.0 us per MiB: ~225 GB/s; nvrar_exchange alone reaches 324 GB/s).
+ */
 #define NVRAR_MODEL_NVL_ALPHA_US 3.0
-#define NVRAR_MODEL_NVL_BW_GBS 300.0
+#define NVRAR_MODEL_NVL_BW_GBS 225.0
+
+/*
+ * Staging rounds: each algorithm moves at most blocks x units x slot packs per round, and every
+ * round pays its latency chain again. Defaults of src/comm.c (64 MiB of ring-family staging over
+ * 64 blocks x 2 parities: 512 KiB per block and round, cut into each algorithm's slots).
+ */
+#define MODEL_REGION_BYTES (512.0 * 1024)
+#define MODEL_BLOCKS 64.0
+
+static double rounds(double bytes, double units, double slots) {
+  double per_round = MODEL_BLOCKS * units * floor(MODEL_REGION_BYTES / slots / 16) * 16;
+  return fmax(1, ceil(bytes / per_round));
+}
 
 typedef struct net_params {
   const char *name;
@@ -85,14 +105,21 @@ double nvrar_model_us(int row, int nodes, int gpus, double bytes, nvrar_network_
   const double L = log2i(p), odd = p != nodes;
   const double intra = gpus > 1 ? 2 * (av + (G - 1) / G * S * bv) : 0;
   const double ring_hops = 2 * (N - 1) / N;
-  const double ring_bw = ring_hops * S * fmax(bn / G, (G - 1) / G * bv);
+  /* Between real nodes NICs and NVLink work in parallel; between virtual nodes both are NVLink. */
+  const double ring_bw = net == NVRAR_NET_NVLINK ? ring_hops * S * bv : ring_hops * S * fmax(bn / G, (G - 1) / G * bv);
+  const double hier_rounds = rounds(S, G, 2 * G + 2 * L + 3);
+  const double intra_lat = gpus > 1 ? 2 * av : 0;
   switch (row) {
-    case NVRAR_ALGO_RING: return ring_hops * (nodes * an + (N - nodes) * av) + ring_bw;
+    case NVRAR_ALGO_RING:
+      return rounds(S, N, 2 * N - 1) * ring_hops * (nodes * an + (N - nodes) * av) + ring_bw;
     case NVRAR_ALGO_SIMPLE_RING:
-      return ring_hops * (nodes * (an + S / G * bn) + (N - nodes) * (av + S * bv));
-    case NVRAR_ALGO_HIER_RD: return intra + (L + 2 * odd) * (an + S / G * bn);
+      return rounds(S, 1, 3) * ring_hops * (nodes * an + (N - nodes) * av) +
+             ring_hops * (nodes * S / G * bn + (N - nodes) * S * bv);
+    case NVRAR_ALGO_HIER_RD:
+      return hier_rounds * (intra_lat + (L + 2 * odd) * an) + intra - intra_lat + (L + 2 * odd) * S / G * bn;
     case NVRAR_ALGO_HIER_RHD:
-      return intra + 2 * L * an + 2 * (p - 1) / (double)p * S / G * bn + 2 * odd * (an + S / G * bn);
+      return hier_rounds * (intra_lat + (2 * L + 2 * odd) * an) + intra - intra_lat +
+             (2 * (p - 1) / (double)p + 2 * odd) * S / G * bn;
     case NVRAR_MODEL_NCCL_RING:
       return NCCL_BASE_US + ring_hops * (nodes * (an + NCCL_HOP_US) + (N - nodes) * (av + NCCL_HOP_US)) + ring_bw;
     case NVRAR_MODEL_NCCL_TREE:
@@ -101,10 +128,11 @@ double nvrar_model_us(int row, int nodes, int gpus, double bytes, nvrar_network_
   }
 }
 
+/* Ties go to the ring (first): it pipelines over rounds, which the model only counts. */
 nvrar_algo_t nvrar_model_pick(int nodes, int gpus, double bytes, nvrar_network_t net) {
-  nvrar_algo_t best = NVRAR_ALGO_HIER_RD;
+  nvrar_algo_t best = NVRAR_ALGO_RING;
   double best_us = nvrar_model_us(best, nodes, gpus, bytes, net);
-  for (int a = NVRAR_ALGO_RING; a < NVRAR_NUM_ALGOS; a++) {
+  for (int a = NVRAR_ALGO_RING + 1; a < NVRAR_NUM_ALGOS; a++) {
     double t = nvrar_model_us(a, nodes, gpus, bytes, net);
     if (t >= 0 && t < best_us) best = (nvrar_algo_t)a, best_us = t;
   }

@@ -61,21 +61,17 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) ring_kernel(nvrar_kernel_ar
     /* the chunk this position completes: output, and the first all-gather send */
     unit_range(a, g, j, nvrar_ring_owned(pos, n), &lo, &hi);
     uint4 *done = slot(a, g, round, n - 1);
-    send(a, next, slot(a, g, round, n), done, hi - lo, to_next, stage_value(round, n - 1), [&](uint64_t i) {
-      uint4 v = combine<T, OP>(load_cg(done + i), load_pack<T>(a.send, lo + i, a.count, a.aligned));
-      store_pack<T>(a.recv, lo + i, a.count, a.aligned, v);
-      return v;
-    });
+    auto to_output = [&](uint64_t i, uint4 v) { store_pack<T>(a.recv, lo + i, a.count, a.aligned, v); };
+    send(a, next, slot(a, g, round, n), done, hi - lo, to_next, stage_value(round, n - 1),
+         [&](uint64_t i) { return combine<T, OP>(load_cg(done + i), load_pack<T>(a.send, lo + i, a.count, a.aligned)); },
+         to_output);
     if (!(ok = block_wait(a, from_prev, stage_value(round, n - 1)))) break;
     /* all-gather: forward what arrived at the step before, writing it to the output on the way */
     for (int s = 1; s < n - 1 && ok; s++) {
       unit_range(a, g, j, nvrar_ring_ag_send(pos, s, n), &lo, &hi);
       uint4 *got = slot(a, g, round, n + s - 1);
-      send(a, next, slot(a, g, round, n + s), got, hi - lo, to_next, stage_value(round, n - 1 + s), [&](uint64_t i) {
-        uint4 v = load_cg(got + i);
-        store_pack<T>(a.recv, lo + i, a.count, a.aligned, v);
-        return v;
-      });
+      send(a, next, slot(a, g, round, n + s), got, hi - lo, to_next, stage_value(round, n - 1 + s),
+           [&](uint64_t i) { return load_cg(got + i); }, to_output);
       ok = block_wait(a, from_prev, stage_value(round, n - 1 + s));
     }
     if (!ok) break;
@@ -106,6 +102,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) simple_ring_kernel(nvrar_ke
     const uint64_t len = hi - lo;
     uint4 *reduced = slot(a, g, round, 1), *bcast = slot(a, g, round, 2);
     auto mine = [&](uint64_t i) { return load_pack<T>(a.send, lo + i, a.count, a.aligned); };
+    auto to_output = [&](uint64_t i, uint4 v) { store_pack<T>(a.recv, lo + i, a.count, a.aligned, v); };
     /* reduce down the ring (stage 0); position n-1 completes the sum and starts the broadcast (stage 1) */
     if (pos == 0) {
       send(a, next, reduced, slot(a, g, round, 0), len, to_next, stage_value(round, 0), mine);
@@ -115,22 +112,16 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) simple_ring_kernel(nvrar_ke
         send(a, next, reduced, reduced, len, to_next, stage_value(round, 0),
              [&](uint64_t i) { return combine<T, OP>(load_cg(reduced + i), mine(i)); });
       } else {
-        send(a, next, bcast, reduced, len, to_next, stage_value(round, 1), [&](uint64_t i) {
-          uint4 v = combine<T, OP>(load_cg(reduced + i), mine(i));
-          store_pack<T>(a.recv, lo + i, a.count, a.aligned, v);
-          return v;
-        });
+        send(a, next, bcast, reduced, len, to_next, stage_value(round, 1),
+             [&](uint64_t i) { return combine<T, OP>(load_cg(reduced + i), mine(i)); }, to_output);
       }
     }
     /* broadcast back around: n-1 -> 0 -> 1 -> .. -> n-2, each writing its output on the way */
     if (pos < n - 1) {
       if (!(ok = block_wait(a, from_prev, stage_value(round, 1)))) break;
       if (pos < n - 2) {
-        send(a, next, bcast, bcast, len, to_next, stage_value(round, 1), [&](uint64_t i) {
-          uint4 v = load_cg(bcast + i);
-          store_pack<T>(a.recv, lo + i, a.count, a.aligned, v);
-          return v;
-        });
+        send(a, next, bcast, bcast, len, to_next, stage_value(round, 1), [&](uint64_t i) { return load_cg(bcast + i); },
+             to_output);
       } else {
         copy_out<T>(a.recv, bcast, lo, len, a);
       }

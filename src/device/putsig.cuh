@@ -59,22 +59,50 @@ __device__ __forceinline__ void signal_release(uint64_t *word, uint64_t value) {
 }
 
 /*
- * Block-collective: packs produce(k), k < n, land in slot `dst` (symmetric address) of rank pe, then
- * *sig = value there. Same node: NVLink stores straight from produce, __syncthreads, one release
- * store of the signal (one pass over the data, no staging). Another node: produce into the local
- * slot `stage`, then put-with-signal from it (InfiniBand needs a registered source). produce may
- * read stage[k] itself: each thread reads index k before writing it.
+ * Block-collective send(): packs load(k), k < n, land in slot `dst` (symmetric address) of rank pe,
+ * also(k, pack) sees each (an output copy on the way), then *sig = value there. Same node: NVLink
+ * stores straight from load, __syncthreads, one release store of the signal (one pass over the
+ * data, no staging). Another node: into the local slot `stage`, then put-with-signal from it
+ * (InfiniBand needs a registered source). load may read stage[k] itself: each thread reads index k
+ * before it writes it.
  */
-template <typename F>
+struct NoSideStore {
+  __device__ void operator()(uint64_t, uint4) const {}
+};
+
+/* Packs k, k + blockDim.x, .. < n of load(k) go to out[k] (and to also(k, v)), SEND_UNROLL loads in
+ * flight per thread before their stores: a block moves several packs per NVLink round trip. */
+enum { SEND_UNROLL = 4 };
+template <typename Load, typename Also>
+__device__ __forceinline__ void store_packs(uint4 *out, uint64_t n, Load load, Also also) {
+  const uint64_t stride = blockDim.x;
+  uint64_t k = threadIdx.x;
+  for (; k + (SEND_UNROLL - 1) * stride < n; k += SEND_UNROLL * stride) {
+    uint4 v[SEND_UNROLL];
+#pragma unroll
+    for (int u = 0; u < SEND_UNROLL; u++) v[u] = load(k + u * stride);
+#pragma unroll
+    for (int u = 0; u < SEND_UNROLL; u++) {
+      also(k + u * stride, v[u]);
+      out[k + u * stride] = v[u];
+    }
+  }
+  for (; k < n; k += stride) {
+    uint4 v = load(k);
+    also(k, v);
+    out[k] = v;
+  }
+}
+
+template <typename Load, typename Also = NoSideStore>
 __device__ __forceinline__ void send(const nvrar_kernel_args_t &a, int pe, uint4 *dst, uint4 *stage, uint64_t n,
-                                     uint64_t *sig, uint64_t value, F produce) {
+                                     uint64_t *sig, uint64_t value, Load load, Also also = Also()) {
   if (same_node(a, pe)) {
-    uint4 *d = static_cast<uint4 *>(nvshmem_ptr(dst, pe));
-    for (uint64_t k = threadIdx.x; k < n; k += blockDim.x) d[k] = produce(k);
+    store_packs(static_cast<uint4 *>(nvshmem_ptr(dst, pe)), n, load, also);
     __syncthreads();
     if (threadIdx.x == 0) signal_release(static_cast<uint64_t *>(nvshmem_ptr(sig, pe)), value);
   } else {
-    for (uint64_t k = threadIdx.x; k < n; k += blockDim.x) stage[k] = produce(k);
+    store_packs(stage, n, load, also);
     put_signal(dst, stage, n, sig, value, pe);
   }
 }

@@ -65,7 +65,7 @@ def test_config_layout_matches_the_header():
 def test_config_fields():
     cfg = _native.config(num_blocks=16)
     assert cfg.num_blocks == 16 and cfg.device == -1 and cfg.version == _native.VERSION_CODE
-    assert cfg.size == ctypes.sizeof(_native.Config) == 56
+    assert cfg.size == ctypes.sizeof(_native.Config) == 72  # sizeof(nvrar_config_t) in C
     with pytest.raises(TypeError, match="no field"):
         _native.config(blocks=3)
 

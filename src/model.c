@@ -58,10 +58,8 @@ typedef struct net_params {
 } net_params_t;
 
 /*
- * NVLink numbers were measured on 4x H200 (NVSwitch) on 2026-11-22 with
- * `nvrar_perf --op exchange -g 4` (bench/results/h200x4-algos-2026-11-22.md): the put-with-signal
- * round trip at 8 B and the put bandwidth at 64 MiB. The networks were not available here; their
- * numbers are stated with their sources:
+ * The NVLink row is the measured hop above (NVRAR_MODEL_NVL_*). The networks were not available
+ * here; their numbers are stated with their sources:
  *  - InfiniBand NDR: 400 Gb/s = 50 GB/s line rate per ConnectX-7 port, about 48 achievable
  *    (NVIDIA ConnectX-7 datasheet; perftest ib_write_bw reports ~48-49 GB/s). Latency of a
  *    put-with-signal through NVSHMEM's CPU proxy: ~8 us (the proxy polls a host queue; NVSHMEM's

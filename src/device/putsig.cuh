@@ -174,13 +174,7 @@ __device__ __forceinline__ uint4 *slot(const nvrar_kernel_args_t &a, const Round
   return static_cast<uint4 *>(a.rstage) + region + (uint64_t)i * g.cap;
 }
 
-/* ---- block-wide copies between user buffers (element-exact at the tail) and slots (whole packs) ---- */
-template <typename T>
-__device__ __forceinline__ void copy_in(uint4 *dst, const void *src, uint64_t first, uint64_t n,
-                                        const nvrar_kernel_args_t &a) {
-  for (uint64_t k = threadIdx.x; k < n; k += blockDim.x) dst[k] = load_pack<T>(src, first + k, a.count, a.aligned);
-}
-
+/* ---- block-wide copy from a slot (whole packs) to a user buffer (element-exact at the tail) ---- */
 template <typename T>
 __device__ __forceinline__ void copy_out(void *dst, const uint4 *src, uint64_t first, uint64_t n,
                                          const nvrar_kernel_args_t &a) {

@@ -141,17 +141,23 @@ static nvrar_result_t check_device_buffer(const void *ptr, int device, const cha
   return NVRAR_SUCCESS;
 }
 
+/* A kernel's timeout or an abort recorded on the communicator fails every later collective call. */
+static nvrar_result_t check_healthy(nvrar_comm_t comm, const char *fn) {
+  nvrar_result_t async = nvrar_comm_async_error(comm);
+  if (async == NVRAR_ERR_TIMEOUT)
+    return nvrar_error(NVRAR_ERR_TIMEOUT, "%s: an earlier call on rank %d timed out waiting for a peer; abort the "
+                                          "communicator", fn, comm->rank);
+  if (async != NVRAR_SUCCESS)
+    return nvrar_error(async, "%s: the communicator is in error (%s)", fn, nvrar_result_string(async));
+  return NVRAR_SUCCESS;
+}
+
 nvrar_result_t nvrar_all_reduce(nvrar_comm_t comm, const void *sendbuf, void *recvbuf, size_t count,
                                 nvrar_dtype_t dtype, nvrar_op_t op, nvrar_stream_t stream) {
   NVRAR_CHECK(check_comm(comm, "nvrar_all_reduce"));
   size_t bytes = 0;
   NVRAR_CHECK(nvrar_validate_all_reduce(sendbuf, recvbuf, count, dtype, op, &bytes));
-  nvrar_result_t async = nvrar_comm_async_error(comm);
-  if (async == NVRAR_ERR_TIMEOUT)
-    return nvrar_error(NVRAR_ERR_TIMEOUT, "nvrar_all_reduce: an earlier all-reduce on rank %d timed out waiting for a "
-                                          "peer; abort the communicator", comm->rank);
-  if (async != NVRAR_SUCCESS)
-    return nvrar_error(async, "nvrar_all_reduce: the communicator is in error (%s)", nvrar_result_string(async));
+  NVRAR_CHECK(check_healthy(comm, "nvrar_all_reduce"));
   if (count == 0) return NVRAR_SUCCESS;
   NVRAR_CHECK(check_device_buffer(sendbuf, comm->device, "sendbuf"));
   if (recvbuf != sendbuf) NVRAR_CHECK(check_device_buffer(recvbuf, comm->device, "recvbuf"));
@@ -162,9 +168,7 @@ nvrar_result_t nvrar_exchange(nvrar_comm_t comm, const void *sendbuf, void *recv
                               nvrar_stream_t stream) {
   NVRAR_CHECK(check_comm(comm, "nvrar_exchange"));
   if (!sendbuf || !recvbuf) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_exchange: a buffer is NULL");
-  nvrar_result_t async = nvrar_comm_async_error(comm);
-  if (async != NVRAR_SUCCESS)
-    return nvrar_error(async, "nvrar_exchange: the communicator is in error (%s)", nvrar_result_string(async));
+  NVRAR_CHECK(check_healthy(comm, "nvrar_exchange"));
   if (bytes == 0) return NVRAR_SUCCESS;
   return nvrar_comm_exchange(comm, sendbuf, recvbuf, bytes, peer, stream);
 }

@@ -2,10 +2,14 @@
 # One call on the GPU machine: build if needed, run the GPU tests on 2 and 4 ranks, run nvrar_perf
 # against NCCL in the same run, write every log under $LOGS and print a short table last.
 #
-#   scripts/gpu_check.sh [full|quick|bench|tests|sweep|algos]     (default full)
-#   sweep: launch-shape variants of each forced algorithm (for src/tune.c), no NCCL
+#   scripts/gpu_check.sh [full|quick|bench|tests|sweep|algos] [ring]     (default full)
+#   sweep: launch-shape variants of each forced algorithm (for src/tune.c), no NCCL;
+#          `sweep ring`: the chunked ring at 16-64 MiB over blocks x threads, NCCL once for reference,
+#          and again with each library of SWEEP_LIBS="name:libdir:BLOCKSxTHREADS,.. ..." (experiment builds);
+#          SWEEP_SHAPES: the shapes of this build (default 64x512,128x256,128x512)
 #   algos: the put-with-signal algorithms (ring, simple-ring, hier-rd, hier-rhd, exchange) on 2 and 4
-#          GPUs and on the virtual layouts 2x2 and 4x1, then their tables against NCCL (also in full)
+#          GPUs and on the virtual layouts 2x2 and 4x1, then their tables against NCCL (also in full);
+#          ALGOS_ONE_NODE=0 runs only the virtual layouts (for changes that touch only the multi-node paths)
 #
 # Env: BUILD (build dir, default build), LOGS (default /tmp/nvrar-gpu-check), OUT (if set, the logs
 #      are packed into $LOGS/gpu_check.tgz: the device tool brings back only a few files),
@@ -71,6 +75,20 @@ if [ "$mode" = sweep ]; then
     env $vars timeout 120 "$bin/nvrar_perf" -g "$n" -d bfloat16 -n 20 -w 5 -c 1 -G 20 \
       -J "$LOGS/sweep.$name.json" "$@" > "$LOGS/sweep.$name.log" 2>&1 || echo "sweep $name failed: $(tail -3 "$LOGS/sweep.$name.log")"
   }
+  if [ "${2:-}" = ring ]; then
+    sweep "g4.ring.nccl" 4 "X=1" -A ring -b 16M -e 64M --compare nccl
+    for entry in "base:$BUILD/lib:${SWEEP_SHAPES:-64x512,128x256,128x512}" ${SWEEP_LIBS:-}; do # name:libdir:BLOCKSxTHREADS,..
+      IFS=: read -r name dir shapes <<< "$entry"
+      dir=$(cd "$dir" && pwd)
+      for shape in ${shapes//,/ }; do
+        sweep "g4.ring.$name.b${shape%x*}.t${shape#*x}" 4 \
+          "LD_LIBRARY_PATH=$dir:$LD_LIBRARY_PATH NVRAR_NUM_BLOCKS=${shape%x*} NVRAR_THREADS_PER_BLOCK=${shape#*x}" \
+          -A ring -b 16M -e 64M
+      done
+    done
+    python3 scripts/perf_table.py sweep "$LOGS"
+    finish
+  fi
   for t in 128 256 512; do sweep "g4.oneshot.t$t" 4 "NVRAR_THREADS_PER_BLOCK=$t" -A oneshot -b 1K -e 1M; done
   for b in 8 16 32 64; do sweep "g4.twoshot.b$b" 4 "NVRAR_NUM_BLOCKS=$b" -A twoshot -b 64K -e 64M; done
   sweep "g4.twoshot.t256" 4 "NVRAR_THREADS_PER_BLOCK=256" -A twoshot -b 64K -e 64M
@@ -81,9 +99,10 @@ if [ "$mode" = sweep ]; then
 fi
 
 ring_algos="ring simple-ring hier-rd hier-rhd"
-algos_suite() { # tests and tables of the put-with-signal algorithms
-  local replays=${NVRAR_TEST_REPLAYS:-20000} n layout algo
-  for n in 2 4; do
+algos_suite() { # tests and tables of the put-with-signal algorithms (ALGOS_ONE_NODE=0: virtual layouts only)
+  local replays=${NVRAR_TEST_REPLAYS:-20000} n layout algo ns="2 4"
+  [ "${ALGOS_ONE_NODE:-1}" = 0 ] && ns=""
+  for n in $ns; do
     [ "$ngpu" -ge $n ] || continue
     for algo in $ring_algos; do
       NVRAR_ALGO=$algo run "allreduce.$algo.g$n" 150 "$bin/test_allreduce" -g $n
@@ -98,23 +117,30 @@ algos_suite() { # tests and tables of the put-with-signal algorithms
     done
     NVRAR_GPUS_PER_NODE=$layout run "exchange.v$layout" 150 "$bin/test_exchange" -g 4
   done
-  run "exchange.g4" 150 "$bin/test_exchange" -g 4
-  for algo in ring hier-rd; do NVRAR_ALGO=$algo run "timeout.$algo.g2" 60 "$bin/test_timeout" -g 2; done
+  [ -n "$ns" ] && run "exchange.g4" 150 "$bin/test_exchange" -g 4
+  [ -n "$ns" ] && for algo in ring hier-rd; do NVRAR_ALGO=$algo run "timeout.$algo.g2" 60 "$bin/test_timeout" -g 2; done
+  # 2 x 1 virtual nodes: a missing peer met inside hier-rd's flag-in-data wait between nodes
+  NVRAR_GPUS_PER_NODE=1 NVRAR_ALGO=hier-rd NVRAR_TEST_BYTES=4096 run "timeout.hier-rd.v1" 60 "$bin/test_timeout" -g 2
   NVRAR_GPUS_PER_NODE=2 NVRAR_MEMORY_BYTES=512MiB run "perf.exchange.v2" 240 "$bin/nvrar_perf" -g 4 -o exchange -b 8 -e 64M -n 20 -w 5
-  for algo in $ring_algos; do
+  [ -n "$ns" ] && for algo in $ring_algos; do
     run "perf.graph.g4.$algo" 240 "$bin/nvrar_perf" -g 4 -d bfloat16 -n 20 -w 5 -c 1 --compare nccl -G 20 -b 1K -e 64M \
       -A $algo -J "$LOGS/perf.graph.g4.$algo.json"
   done
-  for algo in auto $ring_algos; do
-    NVRAR_GPUS_PER_NODE=2 run "perf.graph.v2.$algo" 240 "$bin/nvrar_perf" -g 4 -d bfloat16 -n 20 -w 5 -c 1 --compare nccl \
-      -G 20 -b 1K -e 64M -A $algo -J "$LOGS/perf.graph.v2.$algo.json"
+  for layout in 2 1; do
+    for algo in auto $ring_algos; do
+      NVRAR_GPUS_PER_NODE=$layout run "perf.graph.v$layout.$algo" 240 "$bin/nvrar_perf" -g 4 -d bfloat16 -n 20 -w 5 -c 1 \
+        --compare nccl -G 20 -b 1K -e 64M -A $algo -J "$LOGS/perf.graph.v$layout.$algo.json"
+    done
+    # hier-rd without its flag-in-data cells between nodes: what the cells are worth
+    NVRAR_GPUS_PER_NODE=$layout NVRAR_HIER_LL_BYTES=0 run "perf.graph.v$layout.hier-rd-signals" 240 "$bin/nvrar_perf" -g 4 \
+      -d bfloat16 -n 20 -w 5 -c 1 --compare nccl -G 20 -b 1K -e 1M -A hier-rd -J "$LOGS/perf.graph.v$layout.hier-rd-signals.json"
   done
 }
 
 if [ "$mode" = algos ]; then
   algos_suite
   echo
-  echo "== forced algorithms and the 2x2 virtual layout vs NCCL, bf16, graph, us per call"
+  echo "== forced algorithms on 4 GPUs and the 2x2 and 4x1 virtual layouts vs NCCL, bf16, graph, us per call"
   python3 scripts/perf_table.py algos "$LOGS"
   finish
 fi
@@ -165,7 +191,7 @@ fi
 if [ "$mode" = full ]; then
   algos_suite
   echo
-  echo "== forced algorithms and the 2x2 virtual layout vs NCCL, bf16, graph, us per call"
+  echo "== forced algorithms on 4 GPUs and the 2x2 and 4x1 virtual layouts vs NCCL, bf16, graph, us per call"
   python3 scripts/perf_table.py algos "$LOGS"
 fi
 finish

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Tables from nvrar_perf -J files: `perf_table.py compare LOGS` (nvrar vs NCCL per run),
 `perf_table.py sweep LOGS` (time per launch-shape variant), `perf_table.py algos LOGS` (each forced
-algorithm on 4 GPUs and on the 2x2 virtual layout, with NCCL and busbw), all used by
+algorithm on 4 GPUs and on the 2x2 and 4x1 virtual layouts, with NCCL and busbw), all used by
 scripts/gpu_check.sh, and
 `perf_table.py markdown RUN.json` (one run as a Markdown table, for bench/results/)."""
 import glob
@@ -32,7 +32,7 @@ def compare(logs):
 
 def sweep(logs):
     data = {os.path.basename(p)[6:-5]: load(p) for p in sorted(glob.glob(f"{logs}/sweep.*.json"))}
-    for prefix in ("g4.oneshot", "g4.twoshot", "g2."):
+    for prefix in ("g4.oneshot", "g4.twoshot", "g2.", "g4.ring"):
         names = [n for n in data if n.startswith(prefix)]
         if not names:
             continue
@@ -45,21 +45,25 @@ def sweep(logs):
 
 
 def algos(logs):
-    """us per call (busbw GB/s) of every perf.graph.{g4,v2}.* run, NCCL last; '!' marks wrong results."""
-    runs = [os.path.basename(p)[5:-5] for p in sorted(glob.glob(f"{logs}/perf.graph.g4*.json")) +
-            sorted(glob.glob(f"{logs}/perf.graph.v2.*.json"))]
-    data = {r: load(f"{logs}/perf.{r}.json") for r in runs}
-    sizes = sorted({b for d in data.values() for b in d})
-    names = [r.replace("graph.", "") for r in runs]
-    print("%10s" % "bytes" + "".join("%20s" % n for n in names) + "%20s" % "nccl (g4 run)")
-    for b in sizes:
-        cells = []
-        for r in runs:
-            row = data[r].get(b)
-            cells.append("%20s" % ("" if row is None else "%8.2f (%5.1f)%s" % (
-                row["time_us"], row["busbw"], "!" if row["wrong"] or row["inplace_wrong"] else " ")))
-        nccl = next((data[r][b]["nccl_us"] for r in runs if b in data[r] and "nccl_us" in data[r][b]), None)
-        print("%10d" % b + "".join(cells) + ("%20.2f" % nccl if nccl else ""))
+    """us per call (busbw GB/s) of the perf.graph.{g4,v2,v1}.* runs, one table per layout, NCCL last
+    (measured in the same run as the algorithm); '!' marks wrong results."""
+    for layout, title in (("g4", "4 GPUs, one node"), ("v2", "2x2 virtual nodes"), ("v1", "4x1 virtual nodes")):
+        runs = [os.path.basename(p)[5:-5] for p in sorted(glob.glob(f"{logs}/perf.graph.{layout}.*.json"))]
+        if not runs:
+            continue
+        data = {r: load(f"{logs}/perf.{r}.json") for r in runs}
+        sizes = sorted({b for d in data.values() for b in d})
+        names = [r.replace("graph.%s." % layout, "") for r in runs]
+        print("\n-- %s" % title)
+        print("%10s" % "bytes" + "".join("%19s" % n for n in names) + "%10s" % "nccl")
+        for b in sizes:
+            cells = []
+            for r in runs:
+                row = data[r].get(b)
+                cells.append("%19s" % ("" if row is None else "%7.2f (%5.1f)%s" % (
+                    row["time_us"], row["busbw"], "!" if row["wrong"] or row["inplace_wrong"] else " ")))
+            nccl = next((data[r][b]["nccl_us"] for r in runs if b in data[r] and "nccl_us" in data[r][b]), None)
+            print("%10d" % b + "".join(cells) + ("%10.2f" % nccl if nccl else ""))
 
 
 def markdown(path):

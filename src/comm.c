@@ -12,6 +12,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "algo/recursive.h"
 #include "algo/ring.h"
 #include "comm.h"
 #include "shmem.h"
@@ -134,6 +135,22 @@ static nvrar_result_t find_topology(const nvrar_settings_t *s, int rank, int nra
   return NVRAR_SUCCESS;
 }
 
+/*
+ * Packs at the end of every ring-family region kept for hier-rd's flag-in-data cells: 2L + 4 areas
+ * (ar_hier.cu) for L doubling steps between the nodes, each holding up to NVRAR_HIER_LL_PACKS packs
+ * of data as cells (the planner gives hier-rd blocks enough), at most a quarter of the region in all;
+ * none on one node, or when an area would hold fewer than 16 packs (small memory budgets: hier-rd
+ * then always signals). Kept small on purpose: every ring-family slot shrinks by it, and with 4 KiB
+ * areas (a fifth of the region on 2 nodes) the ring needed two rounds for 16 MiB on 2x2 (155 us
+ * against 125 for hier-rd).
+ */
+static uint64_t hier_cells_packs(const nvrar_topo_t *t, uint64_t region_packs) {
+  if (t->nodes < 2) return 0;
+  uint64_t areas = (uint64_t)(2 * nvrar_rd_log2(nvrar_rd_pow2(t->nodes)) + 4);
+  uint64_t per_area = nvrar_min_u64(NVRAR_HIER_LL_PACKS, region_packs / 4 / (2 * areas));
+  return per_area >= 16 ? 2 * areas * per_area : 0;
+}
+
 /* Ring-family fields of the kernel arguments: staging, signals, and each ring's neighbours. */
 static void set_ring_args(nvrar_kernel_args_t *a, const nvrar_topo_t *t, uint64_t region_packs, char *ring_stage,
                           size_t ring_bytes) {
@@ -141,6 +158,7 @@ static void set_ring_args(nvrar_kernel_args_t *a, const nvrar_topo_t *t, uint64_
   a->gpus = t->gpus;
   a->rings = 1;
   a->region_packs = region_packs;
+  a->cells_packs = hier_cells_packs(t, region_packs);
   a->rstage = ring_stage;
   a->signals = (uint64_t *)(ring_stage + ring_bytes);
   a->xsignals = (uint64_t *)(ring_stage + ring_bytes + SIGNALS_BYTES);
@@ -262,6 +280,7 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   comm->ring_args = base;
   set_ring_args(&comm->ring_args, &comm->topo, comm->capacity.region_packs,
                 (char *)comm->heap + flags_bytes + cells_bytes + stage_bytes, ring_bytes);
+  comm->capacity.cells_packs = comm->ring_args.cells_packs;
   comm->oneshot_args.slice_cap = comm->capacity.oneshot_packs;
   comm->twoshot_args.slice_cap = comm->capacity.slice_packs;
   char *heap = comm->heap;
@@ -420,6 +439,7 @@ nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *
   args.aligned = (((uintptr_t)sendbuf | (uintptr_t)recvbuf) % NVRAR_PACK_BYTES) == 0;
   args.rings = plan.rings;
   args.chunk_packs = plan.chunk_packs;
+  args.ll_packs = plan.ll_packs;
   int err = plan.algo == NVRAR_ALGO_ONESHOT   ? nvrar_launch_oneshot(&args, dtype, op, plan.blocks, plan.threads, stream)
             : plan.algo == NVRAR_ALGO_TWOSHOT ? nvrar_launch_twoshot(&args, dtype, op, plan.blocks, plan.threads, stream)
                                               : nvrar_launch_ring_family(&args, plan.algo, dtype, op, plan.blocks,

@@ -115,6 +115,7 @@ static void settings_defaults(nvrar_settings_t *s) {
   s->algo = NVRAR_ALGO_AUTO;
   nvrar_parse_size(env_default("NVRAR_MEMORY_BYTES"), &s->memory_bytes);
   parse_double(env_default("NVRAR_TIMEOUT"), &s->timeout_seconds);
+  nvrar_parse_size(env_default("NVRAR_HIER_LL_BYTES"), &s->hier_ll_bytes);
 }
 
 static nvrar_result_t settings_from_env(nvrar_env_lookup_fn lookup, nvrar_settings_t *s) {
@@ -134,6 +135,8 @@ static nvrar_result_t settings_from_env(nvrar_env_lookup_fn lookup, nvrar_settin
     return bad_env("NVRAR_RINGS", v, "an integer in 0-8");
   if ((v = lookup("NVRAR_CHUNK_BYTES")) && *v && (nvrar_parse_size(v, &s->chunk_bytes) || s->chunk_bytes % 16))
     return bad_env("NVRAR_CHUNK_BYTES", v, "0 or a multiple of 16 bytes such as 32KiB");
+  if ((v = lookup("NVRAR_HIER_LL_BYTES")) && *v && nvrar_parse_size(v, &s->hier_ll_bytes))
+    return bad_env("NVRAR_HIER_LL_BYTES", v, "a size such as 64KiB, or 0");
   if ((v = lookup("NVRAR_MEMORY_BYTES")) && *v && nvrar_parse_size(v, &s->memory_bytes))
     return bad_env("NVRAR_MEMORY_BYTES", v, "a size such as 256MiB");
   if ((v = lookup("NVRAR_TIMEOUT")) && *v && parse_double(v, &s->timeout_seconds))

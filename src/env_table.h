@@ -14,6 +14,7 @@
   X(NVRAR_GPUS_PER_NODE, INT, "0", "Split the job into virtual nodes of this many GPUs (must divide a host's); 0: hosts") \
   X(NVRAR_RINGS, INT, "0", "Rings of the ring algorithms, 1-8; 0: one per GPU of a node across nodes, else 1") \
   X(NVRAR_CHUNK_BYTES, SIZE, "0", "Bytes per block per step of the ring family; 0: as many as the staging holds") \
+  X(NVRAR_HIER_LL_BYTES, SIZE, "64KiB", "Largest message hier-rd sends between nodes in flag-in-data cells (no signal); 0: always put-with-signal") \
   X(NVRAR_MEMORY_BYTES, SIZE, "256MiB", "GPU memory per rank for nvrar, NVSHMEM heap included")     \
   X(NVRAR_TIMEOUT, DOUBLE, "30", "Seconds a kernel waits for a peer before NVRAR_ERR_TIMEOUT")       \
   X(NVRAR_DEBUG, STRING, "WARN", "Log level: NONE, WARN, INFO, TRACE")                               \

@@ -52,6 +52,7 @@ typedef struct nvrar_settings {
   int gpus_per_node;         /* 0: from the hosts; k: virtual nodes of k GPUs */
   int rings;                 /* 0: planner */
   size_t chunk_bytes;        /* 0: planner */
+  size_t hier_ll_bytes;      /* hier-rd: flag-in-data cells between nodes up to this message size; 0: never */
 } nvrar_settings_t;
 
 /* getenv-like lookup, injectable so tests can parse without touching the process environment. */
@@ -76,6 +77,7 @@ typedef struct nvrar_plan {
   int threads;
   int rings;            /* ring algorithms: rings in use (blocks are spread over them) */
   uint64_t chunk_packs; /* ring family: packs per block per step; 0: as many as the staging holds */
+  uint64_t ll_packs;    /* hier-rd: data packs per cell area (flag-in-data between nodes); 0: put-with-signal */
 } nvrar_plan_t;
 
 /* Capacities of the communicator's staging, which bound what each algorithm takes per piece. */
@@ -83,6 +85,7 @@ typedef struct nvrar_capacity {
   uint64_t oneshot_packs;  /* one-shot's largest message, in 16-byte packs */
   uint64_t slice_packs;    /* two-shot's staging per rank slot, in packs */
   uint64_t region_packs;   /* ring family: staging per (block, parity), in packs */
+  uint64_t cells_packs;    /* of which kept at the end for hier-rd's cells; 0: no cells (one node, small budget) */
 } nvrar_capacity_t;
 
 

@@ -41,10 +41,11 @@
 /*
  * Staging rounds: each algorithm moves at most blocks x units x slot packs per round, and every
  * round pays its latency chain again. Defaults of src/comm.c (64 MiB of ring-family staging over
- * 64 blocks x 2 parities: 512 KiB per block and round, cut into each algorithm's slots).
+ * 128 blocks x 2 parities: 256 KiB per block and round, cut into each algorithm's slots; across
+ * nodes about 5% of it holds hier-rd's cells, which this ignores).
  */
-#define MODEL_REGION_BYTES (512.0 * 1024)
-#define MODEL_BLOCKS 64.0
+#define MODEL_REGION_BYTES (256.0 * 1024)
+#define MODEL_BLOCKS 128.0
 
 static double rounds(double bytes, double units, double slots) {
   double per_round = MODEL_BLOCKS * units * floor(MODEL_REGION_BYTES / slots / 16) * 16;
@@ -143,6 +144,18 @@ static const char *row_name(int row) {
   return nvrar_algo_name((nvrar_algo_t)row);
 }
 
+static void print_row(FILE *f, int nodes, int gpus, double bytes, nvrar_network_t net) {
+  fprintf(f, "%6d %4d %9.0f", nodes, gpus, bytes);
+  for (int r = NVRAR_ALGO_RING; r < NVRAR_MODEL_ROWS; r++) fprintf(f, " %11.1f", nvrar_model_us(r, nodes, gpus, bytes, net));
+  fprintf(f, "  %-11s\n", nvrar_algo_name(nvrar_model_pick(nodes, gpus, bytes, net)));
+}
+
+static void print_head(FILE *f) {
+  fprintf(f, "%6s %4s %9s", "nodes", "gpus", "bytes");
+  for (int r = NVRAR_ALGO_RING; r < NVRAR_MODEL_ROWS; r++) fprintf(f, " %11s", row_name(r));
+  fprintf(f, "  %-11s\n", "pick");
+}
+
 void nvrar_model_print(void *file) {
   FILE *f = (FILE *)file;
   static const double sizes[] = {64 << 10, 1 << 20, 16 << 20, 256 << 20};
@@ -151,16 +164,17 @@ void nvrar_model_print(void *file) {
     fprintf(f, "\n# %s: alpha %.1f us, %.0f GB/s per NIC; NVLink put: alpha %.1f us, %.0f GB/s. Predicted us.\n",
             nets[net].name, nets[net].alpha_us, nets[net].bw_gbs, nets[NVRAR_NET_NVLINK].alpha_us,
             nets[NVRAR_NET_NVLINK].bw_gbs);
-    fprintf(f, "%6s %4s %9s", "nodes", "gpus", "bytes");
-    for (int r = NVRAR_ALGO_RING; r < NVRAR_MODEL_ROWS; r++) fprintf(f, " %11s", row_name(r));
-    fprintf(f, "  %-11s\n", "pick");
+    print_head(f);
     for (int g = 4; g <= 8; g += 4)
       for (size_t i = 0; i < sizeof node_counts / sizeof *node_counts; i++)
-        for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
-          fprintf(f, "%6d %4d %9.0f", node_counts[i], g, sizes[s]);
-          for (int r = NVRAR_ALGO_RING; r < NVRAR_MODEL_ROWS; r++)
-            fprintf(f, " %11.1f", nvrar_model_us(r, node_counts[i], g, sizes[s], (nvrar_network_t)net));
-          fprintf(f, "  %-11s\n", nvrar_algo_name(nvrar_model_pick(node_counts[i], g, sizes[s], (nvrar_network_t)net)));
-        }
+        for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) print_row(f, node_counts[i], g, sizes[s], (nvrar_network_t)net);
   }
+  /* What the planner predicts for the virtual layouts one machine can run (NVRAR_GPUS_PER_NODE),
+   * where every hop is NVLink: the rows that measurements here can check. */
+  static const int layouts[][2] = {{2, 2}, {4, 1}, {2, 4}, {4, 2}, {8, 1}};
+  fprintf(f, "\n# %s: virtual nodes of one machine (NVRAR_GPUS_PER_NODE), alpha %.1f us, %.0f GB/s. Predicted us.\n",
+          nets[NVRAR_NET_NVLINK].name, nets[NVRAR_NET_NVLINK].alpha_us, nets[NVRAR_NET_NVLINK].bw_gbs);
+  print_head(f);
+  for (size_t i = 0; i < sizeof layouts / sizeof *layouts; i++)
+    for (double bytes = 1024; bytes <= 64 << 20; bytes *= 16) print_row(f, layouts[i][0], layouts[i][1], bytes, NVRAR_NET_NVLINK);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "algo/chunk.h"
+#include "algo/recursive.h"
 #include "internal.h"
 
 /*
@@ -44,15 +45,16 @@ int nvrar_algo_multinode(nvrar_algo_t algo) { return algo >= NVRAR_ALGO_RING && 
 
 /*
  * Ring family launch shape: a block per UNIT_PACKS packs (4 KiB) of each of its units (ring: n
- * chunks, simple ring: 1, hierarchical: G shards), up to NVRAR_MAX_RING_BLOCKS; 512 threads once a
- * unit fills them. Measured on 4x H200, bf16, graph, ring at 64 MiB: 1011 / 567 / 437 us with 16 /
- * 32 / 64 blocks (bench/results/h200x4-algos-2026-11-22.md): every step of a block pays a
- * signal latency, so more blocks in flight hide it.
+ * chunks, simple ring: 1, hierarchical: G shards), up to NVRAR_MAX_RING_BLOCKS (128); 512 threads
+ * once a unit fills them. Measured on 4x H200, bf16, graph, ring at 64 MiB (`scripts/gpu_check.sh
+ * sweep ring`, bench/results/h200x4-ring-sweep-2026-11-22.txt): 506 / 396 / 359 us with 32 / 64 /
+ * 128 blocks of 512 threads (128 x 256: 377; NCCL 319): every step of a block pays a signal
+ * latency, so more blocks in flight hide it, even with half the staging each.
  */
 enum { UNIT_PACKS = 256, RING_BLOCKS = NVRAR_MAX_RING_BLOCKS };
 
-static void plan_ring_family(const nvrar_settings_t *settings, const nvrar_topo_t *topo, uint64_t packs,
-                             nvrar_plan_t *plan) {
+static void plan_ring_family(const nvrar_settings_t *settings, const nvrar_capacity_t *capacity,
+                             const nvrar_topo_t *topo, uint64_t packs, nvrar_plan_t *plan) {
   int units = plan->algo == NVRAR_ALGO_RING ? topo->nranks : plan->algo == NVRAR_ALGO_SIMPLE_RING ? 1 : topo->gpus;
   int blocks = clamp_blocks(nvrar_div_up(packs, (uint64_t)units * UNIT_PACKS));
   if (blocks > RING_BLOCKS) blocks = RING_BLOCKS;
@@ -66,6 +68,16 @@ static void plan_ring_family(const nvrar_settings_t *settings, const nvrar_topo_
   plan->threads = settings->threads_per_block ? settings->threads_per_block : unit >= 512 ? LARGE_THREADS : 256;
   plan->rings = rings;
   plan->chunk_packs = settings->chunk_bytes / NVRAR_PACK_BYTES;
+  /* hier-rd between nodes: flag-in-data cells up to NVRAR_HIER_LL_BYTES, blocks enough that a
+   * block's shard fits a cell area (the kernel still signals when it does not, e.g. under a forced
+   * small grid); ll_packs is what an area holds, the same for every call of this communicator */
+  if (plan->algo == NVRAR_ALGO_HIER_RD && topo->nodes > 1 && capacity->cells_packs &&
+      packs * NVRAR_PACK_BYTES <= settings->hier_ll_bytes) {
+    int areas = 2 * nvrar_rd_log2(nvrar_rd_pow2(topo->nodes)) + 4;
+    plan->ll_packs = capacity->cells_packs / (2 * (uint64_t)areas);
+    if (!settings->num_blocks)
+      plan->blocks = clamp_blocks(nvrar_min_u64(nvrar_div_up(packs, (uint64_t)units * plan->ll_packs), RING_BLOCKS));
+  }
 }
 
 nvrar_result_t nvrar_plan_make(const nvrar_settings_t *settings, const nvrar_capacity_t *capacity,
@@ -95,7 +107,7 @@ nvrar_result_t nvrar_plan_make(const nvrar_settings_t *settings, const nvrar_cap
   }
   plan->algo = algo;
   if (nvrar_algo_multinode(algo)) {
-    plan_ring_family(settings, topo, packs, plan);
+    plan_ring_family(settings, capacity, topo, packs, plan);
     return NVRAR_SUCCESS;
   }
   int threads, blocks;

@@ -22,11 +22,17 @@
  *   POST (stage 2 + 2L): the partner of a node that sat out puts the result into its FIN.
  *   AG   (stage 3 + 2L): every rank stores its reduced shard into slot AG[l] of each local peer
  *        (NVLink stores) and copies every AG[q] to its output.
- * Between nodes data moves only by nvshmemx_putmem_signal_nbi_block from slots (symmetric memory),
+ * Protocols between nodes: hier-rd takes flag-in-data cells (putsig.cuh ll_send / ll_recv: the put
+ * carries its own validity, no signal, no fence) for messages up to NVRAR_HIER_LL_BYTES (the
+ * planner sets a.ll_packs) whose shard per block fits a cell area, for PRE, the doubling steps and
+ * POST: the latency-bound sizes hier-rd is picked for. Larger messages, and every step of hier-rhd,
+ * use put-with-signal, which moves half the bytes of cells.
+ * Between nodes data moves only by NVSHMEM puts (nvshmemx_putmem[_signal]_nbi_block) from slots (symmetric memory),
  * so it rides InfiniBand (IBGDA or proxy) on a cluster and is exercised for real between virtual
  * nodes on one machine. Inside a node, RS and AG are direct NVLink stores through nvshmem_ptr.
  *
- * Slots per (block, parity): RS[G], PRE, A[L+1], R[L], FIN, AG[G] = 2G + 2L + 3 shards.
+ * Slots per (block, parity): RS[G], PRE, A[L+1], R[L], FIN, AG[G] = 2G + 2L + 3 shards, in the
+ * region less its cell areas (2L + 4 of 2 * a.ll_packs packs at the end: receive, send).
  * Constraints: world <= NVRAR_MAX_WORLD, G <= NVRAR_MAX_RANKS, grid <= NVRAR_MAX_RING_BLOCKS.
  * Test: tests/mp/test_allreduce with NVRAR_ALGO=hier-rd / hier-rhd, with and without
  * NVRAR_GPUS_PER_NODE (2x2, 4x1 on 4 GPUs; 1x4 runs only the intra-node steps).
@@ -70,6 +76,10 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) hier_kernel(nvrar_kernel_ar
   const bool odd_count = p != nodes;
   const HierSlots S(G, L);
   const Rounds g = make_rounds(a, S.count, G);
+  /* hier-rd's flag-in-data cells (a.cells_packs at the region's end, sized by the host for this
+   * layout): areas 0 = PRE, 1 + t = R[t], 1 + L = FIN, and 2 + L + i the sender's cells for area i */
+  const bool ll = !HALVING && a.ll_packs && g.chunk <= a.ll_packs && (uint64_t)(2 * L + 4) * 2 * a.ll_packs <= a.cells_packs;
+  const int LL_PRE = 0, LL_R = 1, LL_FIN = 1 + L, LL_ENC = 2 + L;
   uint64_t *mine = signal_word(a.signals, a.rank);
   uint64_t round = a.sync->round[blockIdx.x];
   bool ok = !comm_dead(a);
@@ -99,20 +109,36 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) hier_kernel(nvrar_kernel_ar
 
     /* PRE: a node that sits out hands its shard to the next node */
     if (odd_count && vid < 0) {
-      put_signal(slot(a, g, round, S.pre), acc, len, mine, stage_value(round, 1), (node + 1) * G + l);
+      if (ll)
+        ll_send(ll_cells(a, round, LL_PRE), ll_cells(a, round, LL_ENC + LL_PRE), len,
+                ll_flag(stage_value(round, 1)), (node + 1) * G + l, [&](uint64_t k) { return load_cg(acc + k); });
+      else
+        put_signal(slot(a, g, round, S.pre), acc, len, mine, stage_value(round, 1), (node + 1) * G + l);
     } else if (odd_count && node < 2 * (nodes - p)) {
-      if (!(ok = block_wait(a, signal_word(a.signals, (node - 1) * G + l), stage_value(round, 1)))) break;
-      fold_into<T, OP>(acc, slot(a, g, round, S.pre), false, 0, len, a);
+      if (ll)
+        ok = ll_recv(a, ll_cells(a, round, LL_PRE), len, ll_flag(stage_value(round, 1)),
+                     [&](uint64_t k, uint4 v) { acc[k] = combine<T, OP>(load_cg(acc + k), v); });
+      else if ((ok = block_wait(a, signal_word(a.signals, (node - 1) * G + l), stage_value(round, 1))))
+        fold_into<T, OP>(acc, slot(a, g, round, S.pre), false, 0, len, a);
+      if (!ok) break;
     }
 
     uint4 *result = slot(a, g, round, S.fin);
     if (vid >= 0 && !HALVING) {
       for (int t = 0; t < L && ok; t++) {
         const int pe = nvrar_rd_partner(node, t, nodes) * G + l;
-        uint4 *at = slot(a, g, round, S.a + t), *rt = slot(a, g, round, S.r + t);
+        uint4 *at = slot(a, g, round, S.a + t), *rt = slot(a, g, round, S.r + t), *next = slot(a, g, round, S.a + t + 1);
+        if (ll) {
+          const uint32_t flag = ll_flag(stage_value(round, 2 + t));
+          ll_send(ll_cells(a, round, LL_R + t), ll_cells(a, round, LL_ENC + LL_R + t), len, flag, pe,
+                  [&](uint64_t k) { return load_cg(at + k); });
+          ok = ll_recv(a, ll_cells(a, round, LL_R + t), len, flag,
+                       [&](uint64_t k, uint4 v) { next[k] = combine<T, OP>(load_cg(at + k), v); });
+          continue;
+        }
         put_signal(rt, at, len, mine, stage_value(round, 2 + t), pe);
         if (!(ok = block_wait(a, signal_word(a.signals, pe), stage_value(round, 2 + t)))) break;
-        fold_slots<T, OP>(slot(a, g, round, S.a + t + 1), at, rt, len);
+        fold_slots<T, OP>(next, at, rt, len);
       }
       result = slot(a, g, round, S.a + L);
     } else if (vid >= 0) {
@@ -143,10 +169,19 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) hier_kernel(nvrar_kernel_ar
 
     /* POST: the node that sat out gets the result from the node it handed to */
     if (odd_count && vid < 0) {
-      if (!(ok = block_wait(a, signal_word(a.signals, (node + 1) * G + l), stage_value(round, 2 + 2 * L)))) break;
       result = slot(a, g, round, S.fin);
+      if (ll)
+        ok = ll_recv(a, ll_cells(a, round, LL_FIN), len, ll_flag(stage_value(round, 2 + 2 * L)),
+                     [&](uint64_t k, uint4 v) { result[k] = v; });
+      else
+        ok = block_wait(a, signal_word(a.signals, (node + 1) * G + l), stage_value(round, 2 + 2 * L));
+      if (!ok) break;
     } else if (odd_count && node < 2 * (nodes - p)) {
-      put_signal(slot(a, g, round, S.fin), result, len, mine, stage_value(round, 2 + 2 * L), (node - 1) * G + l);
+      if (ll)
+        ll_send(ll_cells(a, round, LL_FIN), ll_cells(a, round, LL_ENC + LL_FIN), len,
+                ll_flag(stage_value(round, 2 + 2 * L)), (node - 1) * G + l, [&](uint64_t k) { return load_cg(result + k); });
+      else
+        put_signal(slot(a, g, round, S.fin), result, len, mine, stage_value(round, 2 + 2 * L), (node - 1) * G + l);
     }
 
     /* AG: my reduced shard to every local peer's AG[l]; every peer's shard to my output */

@@ -4,18 +4,19 @@
  *
  * Chunked ring: block b runs its own ring all-reduce on its part of each round, over ring
  * k = b % rings (algo/ring.h: the identity order on one node; alternating multi-rings across nodes,
- * every inter-node hop on one NIC index, odd rings reversed). Its part is n chunks; position p:
- *   reduce-scatter, step s = 0..n-2: send chunk rs_send(p, s) (own input at s = 0, else the partial
- *   sum received at s - 1 plus own input) into slot 1 + s of the next rank, signal stage s; wait
- *   for the previous rank's stage s;
- *   then p completes chunk (p + 1) mod n (received partial plus own input), writes it to its
- *   output and sends it as all-gather step 0 into slot n of the next rank;
- *   all-gather, step s = 1..n-2: forward the chunk received at s - 1 into slot n + s, writing it to
- *   the output on the way; finally copy the last received chunk to the output.
+ * every inter-node hop on one NIC index, odd rings reversed). Its part is n chunks; at position p,
+ * step st = 0..2n-3 sends chunk (p - st) mod n into slot st + 1 of the next rank:
+ *   st = 0: its own input; 0 < st < n-1 (reduce-scatter): the partial sum received in slot st plus
+ *   its own input; st = n-1: the same, which completes the chunk: also written to the output;
+ *   st > n-1 (all-gather): forwards the completed chunk received in slot st, writing it to the
+ *   output on the way; finally the chunk (p + 2) mod n arrives in slot 2n-2: output only.
+ * Every step waits for the previous rank's step st - 1 (signal value st). With NVRAR_RING_SPLIT
+ * parts per chunk, part h of a step waits only for part h of the step before (value st * parts + h),
+ * so the parts of one block pipeline.
  * Each step is one pass over its chunk: a send to a rank of the same node stores the folded packs
  * straight into its slot (putsig.cuh send()); to another node they are folded into the local slot
  * and put with signal from there. Slots per (block, parity): 0 = own input chunk (staging for the
- * first put between nodes), 1..n-1 = reduce-scatter receives, n..2n-2 = all-gather receives.
+ * first put between nodes), 1..2n-2 = what arrives at each step.
  * Moves 2(n-1)/n * S per rank in 2(n-1) dependent hops; blocks and rounds pipeline. Partial sums
  * travel in the element type (as NCCL's).
  *
@@ -30,53 +31,86 @@
 #include "../algo/ring.h"
 #include "putsig.cuh"
 
+/* Parts per chunk of the chunked ring, each with its own signal value: a part of step st is sent as
+ * soon as the same part of step st - 1 has arrived, so the parts of a block pipeline. */
+#ifndef NVRAR_RING_SPLIT
+#define NVRAR_RING_SPLIT 1
+#endif
+
 namespace nvrar {
+
+constexpr int RING_SPLIT = NVRAR_RING_SPLIT;
+static_assert((2 * NVRAR_MAX_WORLD - 2) * RING_SPLIT <= NVRAR_STAGE_SPAN, "ring steps overflow a round's signal values");
+
+/* This rank's place in ring blockIdx.x % rings: position, next rank, and the two signal words. */
+struct RingSide {
+  int n, pos, next;
+  uint64_t *from_prev, *to_next;
+  __device__ explicit RingSide(const nvrar_kernel_args_t &a) {
+    const int k = blockIdx.x % a.rings;
+    n = a.nranks;
+    pos = a.ring_pos[k];
+    next = a.ring_next[k];
+    from_prev = signal_word(a.signals, a.ring_prev[k]);
+    to_next = signal_word(a.signals, a.rank);
+  }
+};
+
+/* Part h of RING_SPLIT of the chunk [lo, hi): [*plo, *phi), at offset *plo - lo in its slot. */
+__device__ __forceinline__ void ring_part(uint64_t lo, uint64_t hi, int h, uint64_t sub, uint64_t *plo, uint64_t *phi) {
+  *plo = lo + h * sub < hi ? lo + h * sub : hi;
+  *phi = lo + (h + 1) * sub < hi ? lo + (h + 1) * sub : hi;
+}
+
+/* Step st, part h of the chunked ring: the chunk (pos - st) mod n, read from slot st (own input at
+ * st = 0), sent into slot st + 1 of the next rank; from st = n - 1 on also written to the output. */
+template <typename T, int OP>
+__device__ __forceinline__ void ring_send(const nvrar_kernel_args_t &a, const RingSide &r, const Rounds &g,
+                                          uint64_t j, uint64_t round, int st, int h, uint64_t sub) {
+  uint64_t lo, hi, plo, phi;
+  unit_range(a, g, j, nvrar_ring_rs_send(r.pos, st, r.n), &lo, &hi);
+  ring_part(lo, hi, h, sub, &plo, &phi);
+  uint4 *got = slot(a, g, round, st) + (plo - lo), *dst = slot(a, g, round, st + 1) + (plo - lo);
+  const uint64_t len = phi - plo, value = stage_value(round, st * RING_SPLIT + h);
+  auto mine = [&](uint64_t i) { return load_pack<T>(a.send, plo + i, a.count, a.aligned); };
+  auto fold_mine = [&](uint64_t i) { return combine<T, OP>(load_cg(got + i), mine(i)); };
+  auto to_output = [&](uint64_t i, uint4 v) { store_pack<T>(a.recv, plo + i, a.count, a.aligned, v); };
+  if (st == 0)
+    send(a, r.next, dst, got, len, r.to_next, value, mine);
+  else if (st < r.n - 1)
+    send(a, r.next, dst, got, len, r.to_next, value, fold_mine);
+  else if (st == r.n - 1)
+    send(a, r.next, dst, got, len, r.to_next, value, fold_mine, to_output);
+  else
+    send(a, r.next, dst, got, len, r.to_next, value, [&](uint64_t i) { return load_cg(got + i); }, to_output);
+}
 
 template <typename T, int OP>
 __global__ void __launch_bounds__(NVRAR_MAX_THREADS) ring_kernel(nvrar_kernel_args_t a) {
-  const int n = a.nranks;
-  const int k = blockIdx.x % a.rings;
-  const int pos = a.ring_pos[k], next = a.ring_next[k];
+  const RingSide r(a);
+  const int n = r.n, last = 2 * n - 3; /* steps 0..last: n-1 reduce-scatter sends, n-1 all-gather sends */
   const Rounds g = make_rounds(a, 2 * n - 1, n);
-  uint64_t *from_prev = signal_word(a.signals, a.ring_prev[k]);
-  uint64_t *to_next = signal_word(a.signals, a.rank);
+  const uint64_t sub = nvrar_div_up(g.chunk, (uint64_t)RING_SPLIT);
   uint64_t round = a.sync->round[blockIdx.x];
   bool ok = !comm_dead(a);
 
   for (uint64_t j = 0; j < g.count && ok; j++) {
     round++;
-    uint64_t lo, hi;
-    /* reduce-scatter: step s sends chunk rs_send(p, s): own input, or the partial received at s - 1 plus it */
-    for (int s = 0; s < n - 1 && ok; s++) {
-      unit_range(a, g, j, nvrar_ring_rs_send(pos, s, n), &lo, &hi);
-      const uint4 *got = slot(a, g, round, s);
-      send(a, next, slot(a, g, round, 1 + s), slot(a, g, round, s), hi - lo, to_next, stage_value(round, s),
-           [&](uint64_t i) {
-             uint4 mine = load_pack<T>(a.send, lo + i, a.count, a.aligned);
-             return s == 0 ? mine : combine<T, OP>(load_cg(got + i), mine);
-           });
-      ok = block_wait(a, from_prev, stage_value(round, s));
+    /* each part waits only for its own part of the step before: parts pipeline across steps */
+    for (int st = 0; st <= last && ok; st++) {
+      for (int h = 0; h < RING_SPLIT && ok; h++) {
+        if (st > 0 && !(ok = block_wait(a, r.from_prev, stage_value(round, (st - 1) * RING_SPLIT + h)))) break;
+        ring_send<T, OP>(a, r, g, j, round, st, h, sub);
+      }
     }
-    if (!ok) break;
-    /* the chunk this position completes: output, and the first all-gather send */
-    unit_range(a, g, j, nvrar_ring_owned(pos, n), &lo, &hi);
-    uint4 *done = slot(a, g, round, n - 1);
-    auto to_output = [&](uint64_t i, uint4 v) { store_pack<T>(a.recv, lo + i, a.count, a.aligned, v); };
-    send(a, next, slot(a, g, round, n), done, hi - lo, to_next, stage_value(round, n - 1),
-         [&](uint64_t i) { return combine<T, OP>(load_cg(done + i), load_pack<T>(a.send, lo + i, a.count, a.aligned)); },
-         to_output);
-    if (!(ok = block_wait(a, from_prev, stage_value(round, n - 1)))) break;
-    /* all-gather: forward what arrived at the step before, writing it to the output on the way */
-    for (int s = 1; s < n - 1 && ok; s++) {
-      unit_range(a, g, j, nvrar_ring_ag_send(pos, s, n), &lo, &hi);
-      uint4 *got = slot(a, g, round, n + s - 1);
-      send(a, next, slot(a, g, round, n + s), got, hi - lo, to_next, stage_value(round, n - 1 + s),
-           [&](uint64_t i) { return load_cg(got + i); }, to_output);
-      ok = block_wait(a, from_prev, stage_value(round, n - 1 + s));
+    /* the chunk (pos + 2) mod n arrives last, in slot last + 1: output only */
+    for (int h = 0; h < RING_SPLIT && ok; h++) {
+      if (!(ok = block_wait(a, r.from_prev, stage_value(round, last * RING_SPLIT + h)))) break;
+      uint64_t lo, hi, plo, phi;
+      unit_range(a, g, j, nvrar_ring_rs_send(r.pos, last + 1, n), &lo, &hi);
+      ring_part(lo, hi, h, sub, &plo, &phi);
+      copy_out<T>(a.recv, slot(a, g, round, last + 1) + (plo - lo), plo, phi - plo, a);
     }
-    if (!ok) break;
-    unit_range(a, g, j, nvrar_ring_ag_recv(pos, n - 2, n), &lo, &hi);
-    copy_out<T>(a.recv, slot(a, g, round, 2 * n - 2), lo, hi - lo, a);
   }
   if (threadIdx.x == 0) {
     nvshmem_quiet();
@@ -86,12 +120,10 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) ring_kernel(nvrar_kernel_ar
 
 template <typename T, int OP>
 __global__ void __launch_bounds__(NVRAR_MAX_THREADS) simple_ring_kernel(nvrar_kernel_args_t a) {
-  const int n = a.nranks;
-  const int k = blockIdx.x % a.rings;
-  const int pos = a.ring_pos[k], next = a.ring_next[k];
+  const RingSide r(a);
+  const int n = r.n, pos = r.pos, next = r.next;
+  uint64_t *from_prev = r.from_prev, *to_next = r.to_next;
   const Rounds g = make_rounds(a, 3, 1);
-  uint64_t *from_prev = signal_word(a.signals, a.ring_prev[k]);
-  uint64_t *to_next = signal_word(a.signals, a.rank);
   uint64_t round = a.sync->round[blockIdx.x];
   bool ok = !comm_dead(a);
 

@@ -150,10 +150,14 @@ struct Rounds {
 
 __device__ __forceinline__ Rounds make_rounds(const nvrar_kernel_args_t &a, int slots, int units) {
   Rounds r;
-  r.cap = a.region_packs / (uint64_t)slots;
+  r.cap = (a.region_packs - a.cells_packs) / (uint64_t)slots; /* the region's end holds hier-rd's cells */
   uint64_t chunk = nvrar_div_up(a.packs, (uint64_t)gridDim.x * units);
   if (a.chunk_packs && a.chunk_packs < chunk) chunk = a.chunk_packs;
   if (chunk > r.cap) chunk = r.cap;
+  /* Chunks stay slot-sized even where the last round is then partly empty: evening the rounds out
+   * (chunk = packs / (rounds x units x blocks), 2048 packs at 64 MiB on 4 GPUs) made the ring 25%
+   * slower at 32-64 MiB (`gpu_check.sh sweep ring`, 2026-11-22), power-of-two strides between
+   * blocks being the likely cause. */
   r.chunk = chunk ? chunk : 1;
   r.span = r.chunk * units;
   r.count = nvrar_div_up(a.packs, r.span * gridDim.x);
@@ -172,6 +176,69 @@ __device__ __forceinline__ void unit_range(const nvrar_kernel_args_t &a, const R
 __device__ __forceinline__ uint4 *slot(const nvrar_kernel_args_t &a, const Rounds &g, uint64_t round, int i) {
   uint64_t region = ((uint64_t)blockIdx.x * 2 + (round & 1)) * a.region_packs;
   return static_cast<uint4 *>(a.rstage) + region + (uint64_t)i * g.cap;
+}
+
+/*
+ * Flag-in-data hops between nodes (hier-rd's small shards): each 16-byte pack travels as two cells
+ * {d0, flag, d1, flag} (common.cuh), so the reader polls the data itself and no signal follows the
+ * put: one hop costs one put's latency instead of a put, a fence and a signal. The cells have their
+ * own area at the end of each (block, parity) region, never written with raw data, and the reader
+ * zeroes every cell it has consumed (the area is the same, a.cells_packs, for every call and
+ * algorithm, so no other kernel's slots ever cover it): a cell carries a flag only between its write and its read, so
+ * no stale cell can ever match (the flag is the low 32 bits of the stage value, never 0 since
+ * step + 1 < NVRAR_STAGE_SPAN, which would otherwise repeat after 2^21 rounds). A consumed cell is
+ * next written by its sender two rounds later, after it has seen this rank's next round; the
+ * __threadfence after the zeroing orders the zeroes before that. Puts copy 16-byte aligned spans
+ * with 16-byte stores (NVLink) or RDMA writes (InfiniBand), so each 8-byte half arrives whole, which
+ * is all a cell needs; NCCL's LL protocol relies on the same.
+ */
+__device__ __forceinline__ uint32_t ll_flag(uint64_t stage) { return (uint32_t)stage; }
+
+/* Cell area i (2 * a.ll_packs packs: the same for every call of a communicator) of this block's
+ * region for `round`. */
+__device__ __forceinline__ uint4 *ll_cells(const nvrar_kernel_args_t &a, uint64_t round, int i) {
+  uint64_t region = ((uint64_t)blockIdx.x * 2 + (round & 1)) * a.region_packs;
+  return static_cast<uint4 *>(a.rstage) + region + (a.region_packs - a.cells_packs) + (uint64_t)i * 2 * a.ll_packs;
+}
+
+/* Block-collective: packs load(k), k < n, as cells into local `enc`, then put to `dst` (symmetric) on pe. */
+template <typename Load>
+__device__ __forceinline__ void ll_send(uint4 *dst, uint4 *enc, uint64_t n, uint32_t flag, int pe, Load load) {
+  for (uint64_t k = threadIdx.x; k < n; k += blockDim.x) {
+    uint4 v = load(k);
+    enc[2 * k] = make_uint4(v.x, flag, v.y, flag);
+    enc[2 * k + 1] = make_uint4(v.z, flag, v.w, flag);
+  }
+  __syncthreads();
+  if (n) nvshmemx_putmem_nbi_block(dst, enc, n * 2 * NVRAR_PACK_BYTES, pe);
+}
+
+/* Block-collective: each thread polls its packs' cells until they carry `flag`, zeroes them and calls
+ * use(k, pack); the same thread owns pack k as in ll_send and the block-wide loops. False on every
+ * thread if a wait gave up. */
+template <typename Use>
+__device__ __forceinline__ bool ll_recv(const nvrar_kernel_args_t &a, uint4 *cells, uint64_t n, uint32_t flag,
+                                        Use use) {
+  bool ok = true;
+  for (uint64_t k = threadIdx.x; k < n && ok; k += blockDim.x) {
+    uint4 c0, c1;
+    Waiter w;
+    for (;;) {
+      c0 = cell_load(cells + 2 * k);
+      c1 = cell_load(cells + 2 * k + 1);
+      if (c0.y == flag && c0.w == flag && c1.y == flag && c1.w == flag) break;
+      if (w.give_up(a)) {
+        ok = false;
+        break;
+      }
+    }
+    if (!ok) break;
+    cells[2 * k] = make_uint4(0, 0, 0, 0);
+    cells[2 * k + 1] = make_uint4(0, 0, 0, 0);
+    use(k, make_uint4(c0.x, c0.z, c1.x, c1.z));
+  }
+  __threadfence();
+  return __syncthreads_and(ok);
 }
 
 /* ---- block-wide copy from a slot (whole packs) to a user buffer (element-exact at the tail) ---- */

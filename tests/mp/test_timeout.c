@@ -4,7 +4,8 @@
  * nvrar_comm_get_async_error and the next call must return NVRAR_ERR_TIMEOUT; then both ranks
  * abort without any collective, so nothing hangs.
  *
- * Run: NVRAR_ALGO=oneshot|twoshot test_timeout -g 2: each algorithm's waits. Exit 0/1/77.
+ * Run: NVRAR_ALGO=oneshot|twoshot|.. test_timeout -g 2: each algorithm's waits; NVRAR_TEST_BYTES sets
+ * the message (default 256 KiB; a multiple of 4). Exit 0/1/77.
  */
 #include "mp.h"
 
@@ -18,6 +19,8 @@ int main(int argc, char **argv) {
   cudaStream_t s;
   MP_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   size_t count = 1 << 16; /* 256 KiB of floats */
+  const char *bytes = getenv("NVRAR_TEST_BYTES");
+  if (bytes && atol(bytes) >= 4) count = (size_t)atol(bytes) / 4;
   void *buf;
   MP_CUDA(cudaMalloc(&buf, count * 4));
   MP_CUDA(cudaMemset(buf, 0, count * 4));

@@ -9,7 +9,7 @@ int main(void) {
   s.algo = NVRAR_ALGO_AUTO;
   s.num_blocks = s.threads_per_block = 0;
   s.oneshot_max_bytes = 0;
-  nvrar_capacity_t cap = {.oneshot_packs = 65536, .slice_packs = 524288, .region_packs = 16384};
+  nvrar_capacity_t cap = {.oneshot_packs = 65536, .slice_packs = 524288, .region_packs = 16384, .cells_packs = 768};
   nvrar_plan_t p;
 #define ONE(n) (&(nvrar_topo_t){.nranks = (n), .nodes = 1, .gpus = (n), .network = NVRAR_NET_NVLINK})
 
@@ -46,7 +46,7 @@ int main(void) {
   CHECK(nvrar_plan_make(&s, &cap, ONE(4), 1 << 20, &p) == NVRAR_SUCCESS && p.blocks == 7 && p.threads == 128);
   /* internal misuse is reported, not crashed on */
   CHECK(nvrar_plan_make(&s, &cap, ONE(9), 1024, &p) == NVRAR_ERR_INTERNAL);
-  nvrar_capacity_t empty = {0, 0, 0};
+  nvrar_capacity_t empty = {0, 0, 0, 0};
   CHECK(nvrar_plan_make(&s, &empty, ONE(4), 1024, &p) == NVRAR_ERR_INTERNAL);
   CHECK(nvrar_plan_make(&s, &cap, &(nvrar_topo_t){.nranks = 8, .nodes = 2, .gpus = 3}, 1024, &p) == NVRAR_ERR_INTERNAL);
 
@@ -84,5 +84,24 @@ int main(void) {
   s.chunk_bytes = 4096;
   s.algo = NVRAR_ALGO_RING;
   CHECK(nvrar_plan_make(&s, &cap, &two, 1 << 20, &p) == NVRAR_SUCCESS && p.rings == 3 && p.chunk_packs == 256);
+  CHECK(p.ll_packs == 0);
+  /* hier-rd between nodes takes flag-in-data cells up to NVRAR_HIER_LL_BYTES, if the staging kept them */
+  s.rings = 0;
+  s.chunk_bytes = 0;
+  s.algo = NVRAR_ALGO_HIER_RD;
+  CHECK(s.hier_ll_bytes == 65536);
+  CHECK(nvrar_plan_make(&s, &cap, &two, 65536, &p) == NVRAR_SUCCESS && p.ll_packs == 768 / 12);
+  CHECK(p.blocks == 65536 / 16 / (2 * 64)); /* a shard of 64 packs per block: one cell area */
+  CHECK(nvrar_plan_make(&s, &cap, &two, 65537, &p) == NVRAR_SUCCESS && p.ll_packs == 0);
+  CHECK(nvrar_plan_make(&s, &cap, ONE(4), 1024, &p) == NVRAR_SUCCESS && p.ll_packs == 0);
+  s.algo = NVRAR_ALGO_HIER_RHD;
+  CHECK(nvrar_plan_make(&s, &cap, &two, 1024, &p) == NVRAR_SUCCESS && p.ll_packs == 0);
+  s.algo = NVRAR_ALGO_HIER_RD;
+  s.hier_ll_bytes = 0;
+  CHECK(nvrar_plan_make(&s, &cap, &two, 1024, &p) == NVRAR_SUCCESS && p.ll_packs == 0);
+  s.hier_ll_bytes = 65536;
+  nvrar_capacity_t no_cells = cap;
+  no_cells.cells_packs = 0;
+  CHECK(nvrar_plan_make(&s, &no_cells, &two, 1024, &p) == NVRAR_SUCCESS && p.ll_packs == 0);
   return unit_finish("test_plan");
 }

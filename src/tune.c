@@ -17,12 +17,14 @@
  * Largest message (bytes) for which AUTO takes one-shot. One-shot moves (n-1)*S per rank in
  * flag-in-data cells (half data) with no barrier; two-shot moves 2(n-1)/n*S with two barriers.
  *   2 ranks: one-shot 6.10 us at 256 KiB vs two-shot 7.83; 8.55 vs 8.56 at 512 KiB; two-shot ahead after.
+ *     A later run (`gpu_check.sh full`, 2026-11-22, bench/results/h200x4-algos-2026-11-22/core/) measured
+ *     7.30 vs 8.23 at 512 KiB and 10.87 vs 10.01 at 1 MiB: the crossover is above 512 KiB.
  *   4 ranks: one-shot 7.24 us at 64 KiB vs two-shot 8.36; 9.49 vs 8.52 at 128 KiB.
  *   5-8 ranks: not measured (8-GPU machines were not lent); one-shot's traffic grows with n, so the
  *   4-rank crossover halved.
  */
 size_t nvrar_oneshot_threshold(int nranks) {
-  if (nranks <= 2) return 256u << 10;
+  if (nranks <= 2) return 512u << 10;
   if (nranks <= 4) return 64u << 10;
   return 32u << 10;
 }

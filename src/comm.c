@@ -146,7 +146,7 @@ static nvrar_result_t find_topology(const nvrar_settings_t *s, int rank, int nra
  */
 static uint64_t hier_cells_packs(const nvrar_topo_t *t, uint64_t region_packs) {
   if (t->nodes < 2) return 0;
-  uint64_t areas = (uint64_t)(2 * nvrar_rd_log2(nvrar_rd_pow2(t->nodes)) + 4);
+  uint64_t areas = (uint64_t)nvrar_hier_cell_areas(t->nodes);
   uint64_t per_area = nvrar_min_u64(NVRAR_HIER_LL_PACKS, region_packs / 4 / (2 * areas));
   return per_area >= 16 ? 2 * areas * per_area : 0;
 }

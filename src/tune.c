@@ -75,8 +75,7 @@ static void plan_ring_family(const nvrar_settings_t *settings, const nvrar_capac
    * small grid); ll_packs is what an area holds, the same for every call of this communicator */
   if (plan->algo == NVRAR_ALGO_HIER_RD && topo->nodes > 1 && capacity->cells_packs &&
       packs * NVRAR_PACK_BYTES <= settings->hier_ll_bytes) {
-    int areas = 2 * nvrar_rd_log2(nvrar_rd_pow2(topo->nodes)) + 4;
-    plan->ll_packs = capacity->cells_packs / (2 * (uint64_t)areas);
+    plan->ll_packs = capacity->cells_packs / (2 * (uint64_t)nvrar_hier_cell_areas(topo->nodes));
     if (!settings->num_blocks)
       plan->blocks = clamp_blocks(nvrar_min_u64(nvrar_div_up(packs, (uint64_t)units * plan->ll_packs), RING_BLOCKS));
   }

@@ -69,6 +69,10 @@ NVRAR_HD void nvrar_rhd_range(int vid, int p, int steps, uint64_t len, uint64_t 
   *hi = b < len ? b : len;
 }
 
+/* hier-rd's flag-in-data cell areas per (block, parity) region: receive and send areas for the
+ * pre-step, each of the log2(p) doubling steps and the post-step (ar_hier.cu). */
+NVRAR_HD int nvrar_hier_cell_areas(int nodes) { return 2 * (nvrar_rd_log2(nvrar_rd_pow2(nodes)) + 2); }
+
 /* Partner of virtual id v at halving step s (s = 0 first): the highest bit first. */
 NVRAR_HD int nvrar_rhd_partner(int vid, int p, int step) { return vid ^ (p >> (step + 1)); }
 

@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #define NVRAR_MAJOR 0
-#define NVRAR_MINOR 2
+#define NVRAR_MINOR 3
 #define NVRAR_PATCH 0
 /* One integer that orders versions: 1000 * (100 * major + minor) + patch. */
 #define NVRAR_VERSION_CODE(major, minor, patch) ((major) * 100000 + (minor) * 1000 + (patch))
@@ -210,6 +210,42 @@ NVRAR_API nvrar_result_t nvrar_exchange(nvrar_comm_t comm, const void *sendbuf, 
 
 /* Bytes per element of dtype, 0 for an unknown dtype. */
 NVRAR_API size_t nvrar_dtype_size(nvrar_dtype_t dtype);
+
+/*
+ * Tuned parameters: JSON files the tuner writes (docs/tuning.md), one per (world size, dtype):
+ *   {"65536": {"algorithm": "oneshot", "num_blocks": 32, "threads_per_block": 128,
+ *              "chunk_bytes": 0, "avg_time_ms": 0.0072}, "1048576": {...}}
+ * nvrar_comm_init reads the file of its world size for each dtype; a message takes the entry with
+ * the largest size not above its own, and the built-in planner where there is none. A forced
+ * algorithm or launch shape (config fields, NVRAR_ALGO, NVRAR_NUM_BLOCKS, ...) wins over a file. A
+ * malformed file is ignored whole, with a warning that names it. Python's resolve_params() reads
+ * the files through these two functions, so C and Python always pick the same parameters.
+ */
+typedef struct nvrar_tuned_entry {
+  size_t bytes;            /* the entry applies from this message size up to the next entry's */
+  nvrar_algo_t algo;       /* NVRAR_ALGO_AUTO: the planner's choice */
+  int num_blocks;          /* 0: planner's choice */
+  int threads_per_block;   /* 0: planner's choice */
+  size_t chunk_bytes;      /* 0: planner's choice (ring family) */
+  double avg_time_ms;      /* what the tuner measured; informative */
+} nvrar_tuned_entry_t;
+
+/*
+ * The file nvrar reads for (nranks, dtype), written into path (cap bytes with the terminator):
+ * NVSHMEM_ALLREDUCE_CONFIG if set, else $NVRAR_CACHE_DIR/tuning_{nranks}gpu_{float32|float16|
+ * bfloat16}.json, else the same name under $XDG_CACHE_HOME/nvrar or $HOME/.cache/nvrar.
+ * Errors: NVRAR_ERR_INVALID_ARGUMENT (bad nranks or dtype, no such variable to build a path from,
+ * or a path longer than cap).
+ */
+NVRAR_API nvrar_result_t nvrar_tuned_file(int nranks, nvrar_dtype_t dtype, char *path, size_t cap);
+
+/*
+ * Parses the tuned file at path with nvrar's parser: its entries, sorted by size, into entries[0..*count)
+ * (at most cap; a file has at most 64). No such file: *count = 0 and NVRAR_SUCCESS (the built-in
+ * planner applies). Errors: NVRAR_ERR_INVALID_ARGUMENT with the line and what is wrong for a
+ * malformed file, or more entries than cap; entries is then left untouched.
+ */
+NVRAR_API nvrar_result_t nvrar_tuned_read(const char *path, nvrar_tuned_entry_t *entries, int cap, int *count);
 
 #ifdef __cplusplus
 }

@@ -162,6 +162,11 @@ if [ "$mode" != bench ]; then
     NVRAR_TEST_REPLAYS=$replays run "graph.auto.g3" 150 "$bin/test_graph" -g 3
   fi
   run "allreduce.auto.g1" 150 "$bin/test_allreduce" -g 1
+  # a tuned file that switches algorithm and launch shape per size range (docs/tuning.md)
+  for n in 2 4; do
+    [ "$ngpu" -ge $n ] || continue
+    NVSHMEM_ALLREDUCE_CONFIG=tests/data/tuning_mixed.json NVRAR_DEBUG=INFO run "allreduce.tuned.g$n" 150 "$bin/test_allreduce" -g $n
+  done
   for algo in oneshot twoshot; do
     NVRAR_ALGO=$algo run "timeout.$algo.g2" 60 "$bin/test_timeout" -g 2
   done

@@ -151,6 +151,36 @@ static uint64_t hier_cells_packs(const nvrar_topo_t *t, uint64_t region_packs) {
   return per_area >= 16 ? 2 * areas * per_area : 0;
 }
 
+/*
+ * The tuned files of this world size (tuned.h), one per dtype. An absent file leaves the built-in
+ * planner; a malformed one is ignored whole with a warning naming it; entries that name a one-node
+ * algorithm on a communicator of several nodes are skipped by the planner, said here once.
+ */
+static const char *tuned_getenv(const char *name) { return getenv(name); }
+
+static void load_tuned(nvrar_comm_t comm) {
+  for (int d = 0; d < NVRAR_NUM_DTYPES; d++) {
+    nvrar_tuned_table_t *t = &comm->tuned[d];
+    t->count = 0;
+    char path[4096], err[256];
+    if (nvrar_tuned_path(comm->nranks, (nvrar_dtype_t)d, tuned_getenv, path, sizeof path)) continue;
+    int rc = nvrar_tuned_load(path, t, err, sizeof err);
+    if (rc < 0) {
+      t->count = 0;
+      NVRAR_WARN("tuned file %s is malformed (%s); %s all-reduces use the built-in planner", path, err,
+                 nvrar_dtype_name((nvrar_dtype_t)d));
+      continue;
+    }
+    if (rc > 0) continue;
+    NVRAR_INFO(NVRAR_SUBSYS_INIT, "tuned file %s: %d sizes for %s", path, t->count, nvrar_dtype_name((nvrar_dtype_t)d));
+    for (int i = 0; i < t->count && comm->topo.nodes > 1; i++)
+      if (t->entries[i].algo != NVRAR_ALGO_AUTO && !nvrar_algo_multinode(t->entries[i].algo))
+        NVRAR_WARN("tuned file %s: %s at %zu bytes runs within one node; this communicator spans %d nodes, so "
+                   "the planner decides that size", path, nvrar_algo_name(t->entries[i].algo), t->entries[i].bytes,
+                   comm->topo.nodes);
+  }
+}
+
 /* Ring-family fields of the kernel arguments: staging, signals, and each ring's neighbours. */
 static void set_ring_args(nvrar_kernel_args_t *a, const nvrar_topo_t *t, uint64_t region_packs, char *ring_stage,
                           size_t ring_bytes) {
@@ -247,6 +277,7 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   NVRAR_INFO(NVRAR_SUBSYS_INIT, "NVSHMEM init took %zu MiB of device memory", (free_module - free_shmem) >> 20);
   NVRAR_CHECK_GOTO(find_topology(settings, rank, nranks, &comm->topo), res, fail);
   comm->local_size = comm->topo.gpus;
+  load_tuned(comm);
 
   size_t used = flags_bytes + cells_bytes + stage_bytes + ring_bytes + 2 * SIGNALS_BYTES;
   comm->heap = nvrar_shmem_calloc(used);
@@ -428,7 +459,7 @@ nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *
     return NVRAR_SUCCESS;
   }
   nvrar_plan_t plan;
-  NVRAR_CHECK(nvrar_plan_make(&comm->settings, &comm->capacity, &comm->topo, bytes, &plan));
+  NVRAR_CHECK(nvrar_plan_tuned(&comm->settings, &comm->capacity, &comm->topo, &comm->tuned[dtype], bytes, &plan));
   nvrar_kernel_args_t args = plan.algo == NVRAR_ALGO_ONESHOT   ? comm->oneshot_args
                              : plan.algo == NVRAR_ALGO_TWOSHOT ? comm->twoshot_args
                                                                : comm->ring_args;

@@ -4,6 +4,7 @@
 
 #include "device/launch.h"
 #include "internal.h"
+#include "tuned.h"
 
 struct nvrar_comm {
   int rank;
@@ -25,6 +26,7 @@ struct nvrar_comm {
   nvrar_kernel_args_t twoshot_args;
   nvrar_kernel_args_t ring_args;   /* ring family and exchange */
   nvrar_topo_t topo;
+  nvrar_tuned_table_t tuned[NVRAR_NUM_DTYPES]; /* tuned files of this world size, per dtype; empty: none */
   /* nvrar_malloc'd buffers, so destroy can free what the user forgot and nvrar_free can check. */
   void *user_buffers[NVRAR_MAX_USER_BUFFERS];
   size_t user_bytes[NVRAR_MAX_USER_BUFFERS];

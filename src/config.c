@@ -211,6 +211,10 @@ nvrar_result_t nvrar_settings_resolve(const nvrar_config_t *config, nvrar_env_lo
 void nvrar_env_print_table(void *file) {
   FILE *f = (FILE *)file;
   fprintf(f, "| variable | type | default | description |\n| --- | --- | --- | --- |\n");
-  for (size_t i = 0; i < sizeof env_vars / sizeof env_vars[0]; i++)
-    fprintf(f, "| `%s` | %s | `%s` | %s |\n", env_vars[i].name, env_vars[i].type, env_vars[i].def, env_vars[i].desc);
+  for (size_t i = 0; i < sizeof env_vars / sizeof env_vars[0]; i++) {
+    if (*env_vars[i].def)
+      fprintf(f, "| `%s` | %s | `%s` | %s |\n", env_vars[i].name, env_vars[i].type, env_vars[i].def, env_vars[i].desc);
+    else
+      fprintf(f, "| `%s` | %s | unset | %s |\n", env_vars[i].name, env_vars[i].type, env_vars[i].desc);
+  }
 }

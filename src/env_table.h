@@ -17,6 +17,8 @@
   X(NVRAR_HIER_LL_BYTES, SIZE, "64KiB", "Largest message hier-rd sends between nodes in flag-in-data cells (no signal); 0: always put-with-signal") \
   X(NVRAR_MEMORY_BYTES, SIZE, "256MiB", "GPU memory per rank for nvrar, NVSHMEM heap included")     \
   X(NVRAR_TIMEOUT, DOUBLE, "30", "Seconds a kernel waits for a peer before NVRAR_ERR_TIMEOUT")       \
+  X(NVRAR_CACHE_DIR, STRING, "", "Directory of tuned files tuning_{N}gpu_{dtype}.json; unset: $XDG_CACHE_HOME/nvrar or ~/.cache/nvrar (docs/tuning.md)") \
+  X(NVSHMEM_ALLREDUCE_CONFIG, STRING, "", "One tuned file for every world size and dtype, instead of NVRAR_CACHE_DIR's") \
   X(NVRAR_DEBUG, STRING, "WARN", "Log level: NONE, WARN, INFO, TRACE")                               \
   X(NVRAR_DEBUG_SUBSYS, STRING, "ALL", "Comma list of subsystems to log: INIT, COLL, ALL")
 

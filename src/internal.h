@@ -122,6 +122,13 @@ void nvrar_model_print(void *file /* FILE* */);
 
 nvrar_result_t nvrar_plan_make(const nvrar_settings_t *settings, const nvrar_capacity_t *capacity,
                                const nvrar_topo_t *topo, size_t bytes, nvrar_plan_t *plan);
+/* The same, with a tuned table (tuned.h; NULL: none): the entry for `bytes` stands in for what the
+ * settings leave to the planner (algorithm under AUTO, blocks, threads, chunk); forced settings win.
+ * An entry naming a one-node algorithm on a communicator of several nodes is skipped. */
+struct nvrar_tuned_table;
+nvrar_result_t nvrar_plan_tuned(const nvrar_settings_t *settings, const nvrar_capacity_t *capacity,
+                                const nvrar_topo_t *topo, const struct nvrar_tuned_table *tuned, size_t bytes,
+                                nvrar_plan_t *plan);
 /* 1 for the algorithms that run between nodes (put-with-signal), 0 for one-shot and two-shot. */
 int nvrar_algo_multinode(nvrar_algo_t algo);
 /* The built-in threshold below which AUTO takes one-shot, for nranks ranks. */

@@ -7,6 +7,7 @@
 #include "algo/chunk.h"
 #include "algo/recursive.h"
 #include "internal.h"
+#include "tuned.h"
 
 /*
  * Every number below was measured on 4x H200 (NVSwitch, NV18), bf16, CUDA graph, 20 x 20 replays,
@@ -129,4 +130,18 @@ nvrar_result_t nvrar_plan_make(const nvrar_settings_t *settings, const nvrar_cap
   plan->threads = threads;
   plan->rings = 1;
   return NVRAR_SUCCESS;
+}
+
+nvrar_result_t nvrar_plan_tuned(const nvrar_settings_t *settings, const nvrar_capacity_t *capacity,
+                                const nvrar_topo_t *topo, const nvrar_tuned_table_t *tuned, size_t bytes,
+                                nvrar_plan_t *plan) {
+  const nvrar_tuned_entry_t *e = tuned ? nvrar_tuned_lookup(tuned, bytes) : NULL;
+  if (!e || (topo->nodes > 1 && e->algo != NVRAR_ALGO_AUTO && !nvrar_algo_multinode(e->algo)))
+    return nvrar_plan_make(settings, capacity, topo, bytes, plan);
+  nvrar_settings_t s = *settings;
+  if (s.algo == NVRAR_ALGO_AUTO) s.algo = e->algo;
+  if (!s.num_blocks) s.num_blocks = e->num_blocks;
+  if (!s.threads_per_block) s.threads_per_block = e->threads_per_block;
+  if (!s.chunk_bytes) s.chunk_bytes = e->chunk_bytes;
+  return nvrar_plan_make(&s, capacity, topo, bytes, plan);
 }

@@ -153,7 +153,8 @@ static int parse_entry(parser_t *p, nvrar_tuned_entry_t *e) {
       e->threads_per_block = (int)v;
     } else if (!strcmp(key, "chunk_bytes")) {
       if (parse_number(p, &v)) return -1;
-      if (!whole_in(v, 0, 1e15)) return fail(p, "chunk_bytes %g is not a byte count", v);
+      if (!whole_in(v, 0, 1e15) || (long long)v % NVRAR_PACK_BYTES)
+        return fail(p, "chunk_bytes %g is not 0 or a multiple of 16 bytes", v);
       e->chunk_bytes = (size_t)v;
     } else if (!strcmp(key, "avg_time_ms")) {
       if (parse_number(p, &v)) return -1;
@@ -257,4 +258,46 @@ int nvrar_tuned_load(const char *path, nvrar_tuned_table_t *out, char *err, size
   else rc = nvrar_tuned_parse(text, len, out, err, errlen);
   free(text);
   return rc;
+}
+
+/* ---- public API (include/nvrar.h) ---- */
+static const char *process_getenv(const char *name) { return getenv(name); }
+
+nvrar_result_t nvrar_tuned_file(int nranks, nvrar_dtype_t dtype, char *path, size_t cap) {
+  if (!path || cap == 0) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_tuned_file: path is NULL or cap is 0");
+  if (nranks < 1 || !file_dtype(dtype))
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_tuned_file: nranks %d or dtype %d is invalid", nranks,
+                       (int)dtype);
+  char buf[4096];
+  if (nvrar_tuned_path(nranks, dtype, process_getenv, buf, sizeof buf))
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT,
+                       "nvrar_tuned_file: no path: NVSHMEM_ALLREDUCE_CONFIG, NVRAR_CACHE_DIR, XDG_CACHE_HOME and "
+                       "HOME are all unset or too long");
+  if (strlen(buf) >= cap)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_tuned_file: the path needs %zu bytes, cap is %zu",
+                       strlen(buf) + 1, cap);
+  memcpy(path, buf, strlen(buf) + 1);
+  return NVRAR_SUCCESS;
+}
+
+nvrar_result_t nvrar_tuned_read(const char *path, nvrar_tuned_entry_t *entries, int cap, int *count) {
+  if (!path || !count || cap < 0 || (cap > 0 && !entries))
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_tuned_read: path, entries or count is NULL, or cap < 0");
+  nvrar_tuned_table_t *table = malloc(sizeof *table);
+  if (!table) return nvrar_error(NVRAR_ERR_OUT_OF_MEMORY, "nvrar_tuned_read: out of host memory");
+  char err[256];
+  int rc = nvrar_tuned_load(path, table, err, sizeof err);
+  nvrar_result_t res = NVRAR_SUCCESS;
+  if (rc < 0) {
+    res = nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "tuned file %s is malformed: %s", path, err);
+  } else if (rc == 0 && table->count > cap) {
+    res = nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_tuned_read: %s has %d entries, cap is %d", path,
+                      table->count, cap);
+  } else {
+    int n = rc == 0 ? table->count : 0;
+    if (n) memcpy(entries, table->entries, (size_t)n * sizeof *entries);
+    *count = n;
+  }
+  free(table);
+  return res;
 }

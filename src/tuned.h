@@ -7,15 +7,7 @@
 #define NVRAR_MAX_TUNED_ENTRIES 64
 #define NVRAR_MAX_TUNED_FILE_BYTES (1 << 20)
 
-typedef struct nvrar_tuned_entry {
-  size_t bytes;            /* applies to messages of at least this size (up to the next entry) */
-  nvrar_algo_t algo;
-  int num_blocks;          /* 0: planner's choice */
-  int threads_per_block;   /* 0: planner's choice */
-  size_t chunk_bytes;      /* 0: planner's choice (algorithms with a chunk parameter) */
-  double avg_time_ms;      /* what the tuner measured; informative */
-} nvrar_tuned_entry_t;
-
+/* nvrar_tuned_entry_t: include/nvrar.h. */
 typedef struct nvrar_tuned_table {
   int count;
   nvrar_tuned_entry_t entries[NVRAR_MAX_TUNED_ENTRIES]; /* sorted by bytes */

@@ -5,14 +5,20 @@ and unavailable_reason() says why not. The binding is ctypes over include/nvrar.
 built against torch.
 """
 from . import _native
+from .config_paths import cache_dir, tuned_file
+from .params import DEFAULT_PARAMS, params_for, read_tuned, resolve_params, write_tuned
 from .sizes import parse_size
 
 __all__ = ["NVRAR_AVAILABLE", "NvrarError", "unavailable_reason", "version", "library_path", "parse_size",
-           "DTYPES", "OPS", "ALGOS"]
+           "DTYPES", "OPS", "ALGOS", "NVRAR_CACHE_DIR", "cache_dir", "tuned_file", "resolve_params", "params_for",
+           "read_tuned", "write_tuned", "DEFAULT_PARAMS"]
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 NVRAR_AVAILABLE = _native.LIB is not None
+
+# Where tuned files go, as the environment said at import (cache_dir() reads it again).
+NVRAR_CACHE_DIR = cache_dir()
 
 # nvrar_dtype_t, nvrar_op_t and nvrar_algo_t values of include/nvrar.h
 DTYPES = {"float32": 0, "float16": 1, "bfloat16": 2}

@@ -77,7 +77,13 @@ class Config(ctypes.Structure):
                 ("rings", c_int), ("chunk_bytes", c_size_t)]
 
 
-VERSION_CODE = 0 * 100000 + 2 * 1000 + 0  # NVRAR_VERSION of the header this binding was written for
+class TunedEntry(ctypes.Structure):
+    """nvrar_tuned_entry_t."""
+    _fields_ = [("bytes", c_size_t), ("algo", c_int), ("num_blocks", c_int), ("threads_per_block", c_int),
+                ("chunk_bytes", c_size_t), ("avg_time_ms", c_double)]
+
+
+VERSION_CODE = 0 * 100000 + 3 * 1000 + 0  # NVRAR_VERSION of the header this binding was written for
 
 
 def config(**fields):
@@ -110,6 +116,8 @@ def _declare(lib):
         "nvrar_all_reduce": (r, [c_void_p, c_void_p, c_void_p, c_size_t, c_int, c_int, c_void_p]),
         "nvrar_exchange": (r, [c_void_p, c_void_p, c_void_p, c_size_t, c_int, c_void_p]),
         "nvrar_dtype_size": (c_size_t, [c_int]),
+        "nvrar_tuned_file": (r, [c_int, c_int, c_char_p, c_size_t]),
+        "nvrar_tuned_read": (r, [c_char_p, ctypes.POINTER(TunedEntry), c_int, ctypes.POINTER(c_int)]),
     }
     for name, (restype, argtypes) in sigs.items():
         fn = getattr(lib, name)

@@ -3,7 +3,10 @@
  * unique ids, ranks and configs are refused with their codes before CUDA or NVSHMEM is touched.
  */
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nvrar.h"
 #include "unit.h"
@@ -49,5 +52,43 @@ int main(void) {
   memcpy(id.internal, stamp, sizeof stamp);
   config.size = 4;
   CHECK(nvrar_comm_init(&comm, 2, id, 0, &config) == NVRAR_ERR_VERSION);
+
+  /* tuned files through the public API: the path nvrar reads, and nvrar's parser */
+  char path[512], dir[] = "/tmp/nvrar_test_api_XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  setenv("NVRAR_CACHE_DIR", dir, 1);
+  unsetenv("NVSHMEM_ALLREDUCE_CONFIG");
+  CHECK(nvrar_tuned_file(4, NVRAR_BFLOAT16, path, sizeof path) == NVRAR_SUCCESS);
+  char want[512];
+  snprintf(want, sizeof want, "%s/tuning_4gpu_bfloat16.json", dir);
+  CHECK(!strcmp(path, want));
+  CHECK(nvrar_tuned_file(4, NVRAR_BFLOAT16, path, 8) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(nvrar_tuned_file(0, NVRAR_BFLOAT16, path, sizeof path) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(nvrar_tuned_file(4, (nvrar_dtype_t)7, path, sizeof path) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(nvrar_tuned_file(4, NVRAR_FLOAT32, NULL, 16) == NVRAR_ERR_INVALID_ARGUMENT);
+  setenv("NVSHMEM_ALLREDUCE_CONFIG", "/elsewhere/mine.json", 1);
+  CHECK(nvrar_tuned_file(2, NVRAR_FLOAT32, path, sizeof path) == NVRAR_SUCCESS && !strcmp(path, "/elsewhere/mine.json"));
+  unsetenv("NVSHMEM_ALLREDUCE_CONFIG");
+  nvrar_tuned_entry_t entries[4];
+  int count = -1;
+  CHECK(nvrar_tuned_read(want, entries, 4, &count) == NVRAR_SUCCESS && count == 0); /* no file: built-in planner */
+  FILE *f = fopen(want, "w");
+  CHECK(f != NULL);
+  fputs("{\"1MiB\": {\"algorithm\": \"twoshot\", \"num_blocks\": 64}, \"1024\": {\"algorithm\": \"oneshot\"}}", f);
+  fclose(f);
+  CHECK(nvrar_tuned_read(want, entries, 4, &count) == NVRAR_SUCCESS && count == 2);
+  CHECK(entries[0].bytes == 1024 && entries[0].algo == NVRAR_ALGO_ONESHOT && entries[1].bytes == 1 << 20 &&
+        entries[1].algo == NVRAR_ALGO_TWOSHOT && entries[1].num_blocks == 64);
+  CHECK(nvrar_tuned_read(want, entries, 1, &count) == NVRAR_ERR_INVALID_ARGUMENT);
+  f = fopen(want, "w");
+  fputs("{\"1024\": {\"algorithm\": \"tree\"}}", f);
+  fclose(f);
+  nvrar_tuned_entry_t before = entries[0];
+  CHECK(nvrar_tuned_read(want, entries, 4, &count) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(nvrar_get_last_error(), want) != NULL && strstr(nvrar_get_last_error(), "unknown algorithm") != NULL);
+  CHECK(!memcmp(&before, &entries[0], sizeof before));
+  CHECK(nvrar_tuned_read(NULL, entries, 4, &count) == NVRAR_ERR_INVALID_ARGUMENT);
+  remove(want);
+  rmdir(dir);
   return unit_finish("test_api");
 }

@@ -1,6 +1,7 @@
 /* The planner: AUTO thresholds, forced algorithms, launch-shape bounds and overrides, multi-node choices. */
 #include "algo/chunk.h"
 #include "internal.h"
+#include "tuned.h"
 #include "unit.h"
 
 int main(void) {
@@ -103,5 +104,29 @@ int main(void) {
   nvrar_capacity_t no_cells = cap;
   no_cells.cells_packs = 0;
   CHECK(nvrar_plan_make(&s, &no_cells, &two, 1024, &p) == NVRAR_SUCCESS && p.ll_packs == 0);
+
+  /* tuned tables: an entry stands in for what the settings leave to the planner; forced settings win */
+  {
+    nvrar_settings_t t;
+    CHECK(nvrar_settings_resolve(NULL, NULL, &t) == NVRAR_SUCCESS);
+    nvrar_tuned_table_t table = {.count = 2,
+                                 .entries = {{.bytes = 1024, .algo = NVRAR_ALGO_TWOSHOT, .num_blocks = 3, .threads_per_block = 64},
+                                             {.bytes = 1 << 20, .algo = NVRAR_ALGO_RING, .chunk_bytes = 4096}}};
+    CHECK(nvrar_plan_tuned(&t, &cap, ONE(4), &table, 512, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_ONESHOT);
+    CHECK(nvrar_plan_tuned(&t, &cap, ONE(4), &table, 2048, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_TWOSHOT &&
+          p.blocks == 3 && p.threads == 64);
+    CHECK(nvrar_plan_tuned(&t, &cap, ONE(4), &table, 4 << 20, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_RING &&
+          p.chunk_packs == 256);
+    CHECK(nvrar_plan_tuned(&t, &cap, ONE(4), NULL, 2048, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_ONESHOT);
+    t.algo = NVRAR_ALGO_ONESHOT; /* forced: the file's algorithm gives way, its shape fills the rest */
+    t.num_blocks = 5;
+    CHECK(nvrar_plan_tuned(&t, &cap, ONE(4), &table, 2048, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_ONESHOT &&
+          p.blocks == 5 && p.threads == 64);
+    t.algo = NVRAR_ALGO_AUTO;
+    t.num_blocks = 0;
+    /* across nodes a one-node entry is skipped: the planner (the model) decides */
+    CHECK(nvrar_plan_tuned(&t, &cap, &two, &table, 2048, &p) == NVRAR_SUCCESS && nvrar_algo_multinode(p.algo));
+    CHECK(nvrar_plan_tuned(&t, &cap, &two, &table, 4 << 20, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_RING);
+  }
   return unit_finish("test_plan");
 }

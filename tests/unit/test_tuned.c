@@ -67,6 +67,7 @@ int main(void) {
       {"{\"1024\": {\"algorithm\": \"oneshot\", \"num_blocks\": 2.5}}", "num_blocks"},
       {"{\"1024\": {\"algorithm\": \"oneshot\", \"threads_per_block\": 100}}", "threads_per_block"},
       {"{\"1024\": {\"algorithm\": \"oneshot\", \"chunk_bytes\": -1}}", "chunk_bytes"},
+      {"{\"1024\": {\"algorithm\": \"ring\", \"chunk_bytes\": 1000}}", "multiple of 16"},
       {"{\"1024\": {\"algorithm\": \"oneshot\", \"avg_time_ms\": \"fast\"}}", "expected a number"},
       {"{\"1024\": {\"algorithm\": \"oneshot\"}", "expected '}'"},
       {"{\"1024\": {\"algorithm\": \"oneshot\"},}", NULL},

@@ -51,7 +51,7 @@ run() {
   [ $rc -eq 77 ] && verdict=SKIP
   [ $rc -eq 124 ] && verdict="TIMEOUT(${limit}s)"
   [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ $rc -ne 124 ] && verdict="FAIL(rc=$rc)"
-  printf '%-34s %-14s %4ds  %s\n' "$name" "$verdict" $((SECONDS - t0)) "$(grep -E '^(test_|  algo|SKIP)' "$LOGS/$name.log" | tail -1 | cut -c1-110)" | tee -a "$summary"
+  printf '%-34s %-14s %4ds  %s\n' "$name" "$verdict" $((SECONDS - t0)) "$(grep -E '^(test_|torch_check|  algo|SKIP)' "$LOGS/$name.log" | tail -1 | cut -c1-110)" | tee -a "$summary"
   [ "$verdict" = PASS ] || [ "$verdict" = SKIP ] || tail -15 "$LOGS/$name.log"
   if [ "$mode" = quick ] && [ "${verdict#TIMEOUT}" != "$verdict" ]; then
     finish  # quick mode spends no more device time after a hang
@@ -170,6 +170,14 @@ if [ "$mode" != bench ]; then
   for algo in oneshot twoshot; do
     NVRAR_ALGO=$algo run "timeout.$algo.g2" 60 "$bin/test_timeout" -g 2
   done
+  # the Python package under torchrun: nvrar.Communicator against NCCL (python/tests/gpu/torch_check.py)
+  if python3 -c "import torch" 2>/dev/null; then
+    for n in 2 4; do
+      [ "$ngpu" -ge $n ] || continue
+      PYTHONPATH="$PWD/python" NVRAR_LIBRARY="$PWD/$BUILD/lib/libnvrar.so" run "torch.g$n" 240 \
+        torchrun --nproc_per_node=$n python/tests/gpu/torch_check.py
+    done
+  fi
 fi
 
 if [ "$mode" != tests ]; then

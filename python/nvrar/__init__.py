@@ -11,7 +11,7 @@ from .sizes import parse_size
 
 __all__ = ["NVRAR_AVAILABLE", "NvrarError", "unavailable_reason", "version", "library_path", "parse_size",
            "DTYPES", "OPS", "ALGOS", "NVRAR_CACHE_DIR", "cache_dir", "tuned_file", "resolve_params", "params_for",
-           "read_tuned", "write_tuned", "DEFAULT_PARAMS"]
+           "read_tuned", "write_tuned", "DEFAULT_PARAMS", "Communicator"]
 
 __version__ = "0.3.0"
 
@@ -35,6 +35,14 @@ class NvrarError(RuntimeError):
         self.code = code
         self.name = name
         self.message = message
+
+
+def __getattr__(name):
+    # nvrar.Communicator imports torch; only when asked for, so `import nvrar` never needs torch
+    if name == "Communicator":
+        from .communicator import Communicator
+        return Communicator
+    raise AttributeError(f"module 'nvrar' has no attribute {name!r}")
 
 
 def unavailable_reason():

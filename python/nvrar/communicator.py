@@ -1,0 +1,181 @@
+"""nvrar.Communicator: nvrar over a torch.distributed process group. Imported lazily (torch is not a
+dependency of `import nvrar`).
+
+    comm = nvrar.Communicator()                    # every rank of the group; rank 0's id is broadcast
+    comm.all_reduce(t)                             # in place, on the current CUDA stream
+    comm.all_reduce(t, op="max", out=result)       # out of place
+    buf = comm.allocate_tensor((4096,), torch.bfloat16)   # symmetric memory: zero-copy input
+    comm.free(buf)                                 # collective, like allocate_tensor
+    comm.close()                                   # collective; also frees what was not freed
+
+All-reduces are stream-ordered and capturable in CUDA graphs, as nvrar_all_reduce is.
+"""
+import ctypes
+
+from . import _native
+from .config_paths import DTYPE_CODES
+
+OPS = {"sum": 0, "max": 1, "min": 2}
+
+
+def _torch():
+    import torch  # noqa: PLC0415  (torch is optional for the package)
+    return torch
+
+
+def _dtype_code(dtype):
+    torch = _torch()
+    codes = {torch.float32: DTYPE_CODES["float32"], torch.float16: DTYPE_CODES["float16"],
+             torch.bfloat16: DTYPE_CODES["bfloat16"]}
+    if dtype not in codes:
+        raise TypeError(f"nvrar all-reduces float32, float16 and bfloat16 tensors, not {dtype}")
+    return codes[dtype]
+
+
+class _DeviceBytes:
+    """A device allocation seen through __cuda_array_interface__, so torch.as_tensor wraps it without
+    a copy (as uint8: the interface has no bfloat16; the caller views it as the wanted dtype)."""
+
+    def __init__(self, ptr, nbytes):
+        self.__cuda_array_interface__ = {"shape": (nbytes,), "typestr": "|u1", "data": (ptr, False),
+                                         "version": 2, "strides": None}
+
+
+class Communicator:
+    """An nvrar communicator over the ranks of a torch.distributed group (default: the world).
+
+    Keyword arguments set nvrar_config_t fields (algo, num_blocks, threads_per_block, memory_bytes,
+    timeout_seconds, gpus_per_node, rings, chunk_bytes, oneshot_max_bytes); unset ones follow the
+    NVRAR_* environment. device: the CUDA device of this rank (default: the current one)."""
+
+    def __init__(self, group=None, *, device=None, **config):
+        from . import _lib, check
+        torch = _torch()
+        import torch.distributed as dist
+        if not dist.is_available() or not dist.is_initialized():
+            raise RuntimeError("nvrar.Communicator needs torch.distributed: call dist.init_process_group() first")
+        self.group = group if group is not None else dist.group.WORLD
+        self.rank = dist.get_rank(self.group)
+        self.world_size = dist.get_world_size(self.group)
+        if self.rank < 0:
+            raise ValueError("this process is not a member of the group it passed to nvrar.Communicator")
+        self.device = torch.device("cuda", torch.cuda.current_device()) if device is None else torch.device(device)
+        if self.device.type != "cuda" or self.device.index is None:
+            raise ValueError(f"device must be a CUDA device with an index, not {self.device}")
+        if "algo" in config and isinstance(config["algo"], str):
+            from . import ALGOS
+            if config["algo"] not in ALGOS:
+                raise ValueError(f"algo {config['algo']!r} is not one of {', '.join(ALGOS)}")
+            config["algo"] = ALGOS[config["algo"]]
+        cfg = _native.config(device=self.device.index, **config)
+        uid = _native.UniqueId()
+        if self.rank == 0:
+            check(_lib().nvrar_get_unique_id(ctypes.byref(uid)))
+        box = [bytes(uid)] if self.rank == 0 else [None]
+        with torch.cuda.device(self.device):
+            dist.broadcast_object_list(box, src=dist.get_global_rank(self.group, 0), group=self.group)
+        uid = _native.UniqueId.from_buffer_copy(box[0])
+        self._comm = ctypes.c_void_p()
+        with torch.cuda.device(self.device):
+            check(_lib().nvrar_comm_init(ctypes.byref(self._comm), self.world_size, uid, self.rank, ctypes.byref(cfg)))
+        self._buffers = {}  # data_ptr -> bytes, of allocate_tensor
+
+    # ---- lifetime ----
+    def _handle(self):
+        if self._comm is None:
+            raise RuntimeError("this nvrar.Communicator is closed")
+        return self._comm
+
+    def close(self):
+        """Collective: waits for this rank's all-reduces, frees every buffer and the communicator.
+        Idempotent."""
+        from . import _lib, check
+        if self._comm is None:
+            return
+        comm, self._comm = self._comm, None
+        self._buffers.clear()
+        check(_lib().nvrar_comm_destroy(comm))
+
+    def abort(self):
+        """Local: stops waiting for peers (after a timeout or a lost rank) and frees the communicator."""
+        from . import _lib, check
+        if self._comm is None:
+            return
+        comm, self._comm = self._comm, None
+        self._buffers.clear()
+        check(_lib().nvrar_comm_abort(comm))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- symmetric memory ----
+    def allocate_tensor(self, shape, dtype):
+        """Collective: a tensor of `shape` and `dtype` in NVSHMEM's symmetric heap, on this rank's
+        device. All-reduces whose input is such a tensor read it in place on the peers. Free it with
+        free() (collectively: every rank, same order) or let close() free it; dropping the tensor
+        does not (a free on garbage collection could differ between ranks and hang them)."""
+        from . import _lib, check
+        torch = _torch()
+        _dtype_code(dtype)
+        shape = tuple(int(s) for s in (shape if isinstance(shape, (tuple, list, torch.Size)) else (shape,)))
+        if any(s < 0 for s in shape):
+            raise ValueError(f"shape {shape} has a negative extent")
+        numel = 1
+        for s in shape:
+            numel *= s
+        nbytes = max(numel * torch.empty((), dtype=dtype).element_size(), 1)
+        ptr = ctypes.c_void_p()
+        with torch.cuda.device(self.device):
+            check(_lib().nvrar_malloc(self._handle(), nbytes, ctypes.byref(ptr)))
+            raw = torch.as_tensor(_DeviceBytes(ptr.value, nbytes), device=self.device)
+        self._buffers[ptr.value] = nbytes
+        return raw[:numel * torch.empty((), dtype=dtype).element_size()].view(dtype).view(shape)
+
+    def free(self, tensor):
+        """Collective: returns a tensor of allocate_tensor to the heap; the tensor must not be used after."""
+        from . import _lib, check
+        torch = _torch()
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"free() takes a tensor from allocate_tensor(), not {type(tensor).__name__}")
+        ptr = tensor.data_ptr()
+        if ptr not in self._buffers:
+            raise ValueError("free() takes a tensor that allocate_tensor() returned (and that is not freed yet)")
+        check(_lib().nvrar_free(self._handle(), ctypes.c_void_p(ptr)))
+        del self._buffers[ptr]
+
+    # ---- collectives ----
+    def _check_tensor(self, t, name):
+        torch = _torch()
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
+        _dtype_code(t.dtype)
+        if t.layout != torch.strided:
+            raise ValueError(f"{name} has layout {t.layout}; nvrar takes dense (strided) tensors")
+        if t.device != self.device:
+            raise ValueError(f"{name} is on {t.device}, but this communicator is on {self.device}")
+        if not t.is_contiguous():
+            raise ValueError(f"{name} is not contiguous; call .contiguous() first")
+
+    def all_reduce(self, tensor, op="sum", out=None):
+        """Sums (or max / min) `tensor` over the group's ranks, into `out` or in place; on the current
+        CUDA stream of the communicator's device. Returns the result tensor."""
+        from . import _lib, check
+        torch = _torch()
+        self._check_tensor(tensor, "tensor")
+        if op not in OPS:
+            raise ValueError(f"op {op!r} is not one of {', '.join(OPS)}")
+        if out is None:
+            out = tensor
+        else:
+            self._check_tensor(out, "out")
+            if out.dtype != tensor.dtype or out.numel() != tensor.numel():
+                raise ValueError(f"out ({out.dtype}, {out.numel()} elements) must match tensor "
+                                 f"({tensor.dtype}, {tensor.numel()} elements)")
+        stream = torch.cuda.current_stream(self.device).cuda_stream
+        check(_lib().nvrar_all_reduce(self._handle(), ctypes.c_void_p(tensor.data_ptr()),
+                                      ctypes.c_void_p(out.data_ptr()), tensor.numel(), _dtype_code(tensor.dtype),
+                                      OPS[op], ctypes.c_void_p(stream)))
+        return out

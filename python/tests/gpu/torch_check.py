@@ -1,0 +1,142 @@
+"""nvrar.Communicator against torch.distributed (NCCL) on the GPU machine, one process per GPU:
+
+    torchrun --nproc_per_node=4 python/tests/gpu/torch_check.py
+
+Every dtype and op, in and out of place, odd sizes: results bitwise equal to NCCL's on exactly
+representable data (quarters, |k| <= 32: every partial sum exact in any order); zero-copy tensors
+from allocate_tensor; the argument errors; a captured CUDA graph replayed with new data each time.
+Prints one line per check and exits 1 if any failed."""
+import os
+import sys
+
+import torch
+import torch.distributed as dist
+
+import nvrar
+
+failures = []
+
+
+def check(name, ok, detail=""):
+    if not ok:
+        failures.append(name)
+    if dist.get_rank() == 0 or not ok:
+        print(f"  {'ok  ' if ok else 'FAIL'} {name}{(': ' + detail) if detail else ''}", flush=True)
+
+
+def data(n, dtype, rank, seed):
+    g = torch.Generator(device="cpu").manual_seed(seed * 1000 + rank)
+    return (torch.randint(-32, 33, (n,), generator=g).to(torch.float32) / 4).to(dtype).cuda()
+
+
+def main():
+    local = int(os.environ["LOCAL_RANK"])
+    torch.cuda.set_device(local)
+    dist.init_process_group("nccl", device_id=torch.device("cuda", local))
+    rank, world = dist.get_rank(), dist.get_world_size()
+    comm = nvrar.Communicator()
+    if rank == 0:
+        print(f"torch_check: {world} ranks, torch {torch.__version__}, nvrar {nvrar.version()} "
+              f"({nvrar.library_path()})", flush=True)
+    ops = {"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX, "min": dist.ReduceOp.MIN}
+    sizes = [1, 7, 1000, 4097, 65537, (1 << 20) + 3, 4 << 20]
+    seed = 0
+    for dtype in (torch.float32, torch.float16, torch.bfloat16):
+        for op, nccl_op in ops.items():
+            bad = []
+            for n in sizes:
+                seed += 1
+                x = data(n, dtype, rank, seed)
+                ref = x.clone()
+                dist.all_reduce(ref, op=nccl_op)
+                out = torch.full_like(x, float("nan"))
+                comm.all_reduce(x, op=op, out=out)
+                y = x.clone()
+                comm.all_reduce(y, op=op)  # in place
+                torch.cuda.synchronize()
+                if not torch.equal(out, ref) or not torch.equal(y, ref):
+                    bad.append(n)
+            check(f"{str(dtype)[6:]:8s} {op}: out of place and in place == NCCL at {len(sizes)} sizes", not bad,
+                  f"differs at {bad}" if bad else "")
+
+    # zero-copy tensors in symmetric memory
+    t = comm.allocate_tensor((3, 1001), torch.bfloat16)
+    check("allocate_tensor shape, dtype, device", t.shape == (3, 1001) and t.dtype == torch.bfloat16 and
+          t.device == comm.device and t.is_contiguous())
+    t.copy_(data(3 * 1001, torch.bfloat16, rank, 9999).view(3, 1001))
+    ref = t.clone()
+    dist.all_reduce(ref)
+    comm.all_reduce(t)
+    torch.cuda.synchronize()
+    check("all_reduce of an allocate_tensor tensor == NCCL", torch.equal(t, ref))
+    comm.free(t)
+    try:
+        comm.free(t)
+        check("a second free is refused", False)
+    except ValueError:
+        check("a second free is refused", True)
+
+    # argument errors name the problem
+    def raises(exc, fn):
+        try:
+            fn()
+        except exc as e:
+            return str(e)
+        return None
+    x = torch.zeros(16, device=comm.device)
+    msg = raises(TypeError, lambda: comm.all_reduce(torch.zeros(16, dtype=torch.int32, device=comm.device)))
+    check("int32 tensor: TypeError", msg is not None and "int32" in msg, msg or "")
+    msg = raises(ValueError, lambda: comm.all_reduce(torch.zeros(16)))
+    check("CPU tensor: ValueError", msg is not None and "cpu" in msg, msg or "")
+    msg = raises(ValueError, lambda: comm.all_reduce(torch.zeros(8, 8, device=comm.device).t()))
+    check("non-contiguous tensor: ValueError", msg is not None and "contiguous" in msg, msg or "")
+    msg = raises(ValueError, lambda: comm.all_reduce(x, out=torch.zeros(15, device=comm.device)))
+    check("out of another size: ValueError", msg is not None and "out" in msg, msg or "")
+    msg = raises(ValueError, lambda: comm.all_reduce(x, op="prod"))
+    check("op 'prod': ValueError", msg is not None and "prod" in msg, msg or "")
+    msg = raises(TypeError, lambda: comm.all_reduce([1, 2, 3]))
+    check("a list: TypeError", msg is not None, msg or "")
+
+    # CUDA graph: capture once, replay with new inputs, check every replay against the sum of all ranks
+    n = 12345
+    xin = torch.zeros(n, dtype=torch.bfloat16, device=comm.device)
+    yout = torch.zeros_like(xin)
+    s = torch.cuda.Stream(device=comm.device)
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        for _ in range(3):
+            comm.all_reduce(xin, out=yout)
+    torch.cuda.current_stream().wait_stream(s)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        comm.all_reduce(xin, out=yout)
+    wrong = 0
+    for it in range(50):
+        xin.copy_(data(n, torch.bfloat16, rank, 5000 + it))
+        graph.replay()
+        expect = sum(data(n, torch.bfloat16, r, 5000 + it).float() for r in range(world)).to(torch.bfloat16)
+        torch.cuda.synchronize()
+        wrong += int((yout != expect).sum())
+    check("CUDA graph: 50 replays with new data, every element right", wrong == 0, f"#wrong {wrong}")
+
+    comm.close()
+    comm.close()  # idempotent
+    check("close() twice is harmless", True)
+    with nvrar.Communicator() as comm2:  # a second communicator after close, as a context manager
+        z = data(777, torch.float32, rank, 4242)
+        ref = z.clone()
+        dist.all_reduce(ref)
+        comm2.all_reduce(z)
+        torch.cuda.synchronize()
+        check("a new Communicator after close(), as a context manager", torch.equal(z, ref))
+    total = torch.tensor([len(failures)], device=f"cuda:{local}")
+    dist.all_reduce(total)
+    fails = int(total.item())
+    if rank == 0:
+        print(f"torch_check: {world} ranks: {'all checks passed' if fails == 0 else str(fails) + ' failures'}")
+    dist.destroy_process_group()
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

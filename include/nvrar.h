@@ -247,6 +247,17 @@ NVRAR_API nvrar_result_t nvrar_tuned_file(int nranks, nvrar_dtype_t dtype, char 
  */
 NVRAR_API nvrar_result_t nvrar_tuned_read(const char *path, nvrar_tuned_entry_t *entries, int cap, int *count);
 
+/*
+ * Local: replaces the tuned table comm uses for dtype (what nvrar_comm_init read from the file) with
+ * entries[0..count), in any order; count 0 clears it (the built-in planner). Entries are checked as
+ * a file's are (at most 64, sizes distinct, algorithm and launch values in range); on error nothing
+ * changes. Every rank must install the same table before its next all-reduce of that dtype, since
+ * all ranks must pick the same kernel. The tuner's way to time a configuration without a new
+ * communicator. Errors: NVRAR_ERR_INVALID_ARGUMENT, NVRAR_ERR_INVALID_USAGE (destroyed comm).
+ */
+NVRAR_API nvrar_result_t nvrar_comm_set_tuned(nvrar_comm_t comm, nvrar_dtype_t dtype, const nvrar_tuned_entry_t *entries,
+                                              int count);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,9 @@
 #          `sweep ring`: the chunked ring at 16-64 MiB over blocks x threads, NCCL once for reference,
 #          and again with each library of SWEEP_LIBS="name:libdir:BLOCKSxTHREADS,.. ..." (experiment builds);
 #          SWEEP_SHAPES: the shapes of this build (default 64x512,128x256,128x512)
+#   python: the Python package: torch_check.py under torchrun on 2 and 4 GPUs, the tuner (both seed
+#          command lines) writing a cache the C library then reads, and bench/compare_torch.py
+#          against NCCL and torch symmetric memory with nvrar_perf in the same run
 #   algos: the put-with-signal algorithms (ring, simple-ring, hier-rd, hier-rhd, exchange) on 2 and 4
 #          GPUs and on the virtual layouts 2x2 and 4x1, then their tables against NCCL (also in full);
 #          ALGOS_ONE_NODE=0 runs only the virtual layouts (for changes that touch only the multi-node paths)
@@ -95,6 +98,32 @@ if [ "$mode" = sweep ]; then
   for t in 128 512; do sweep "g2.oneshot.t$t" 2 "NVRAR_THREADS_PER_BLOCK=$t" -A oneshot -b 1K -e 2M; done
   sweep "g2.twoshot.auto" 2 "X=1" -A twoshot -b 64K -e 64M
   python3 scripts/perf_table.py sweep "$LOGS"
+  finish
+fi
+
+if [ "$mode" = python ]; then
+  export PYTHONPATH="$PWD/python" NVRAR_LIBRARY="$PWD/$BUILD/lib/libnvrar.so"
+  for n in 2 4; do
+    [ "$ngpu" -ge $n ] && run "torch.g$n" 240 torchrun --nproc_per_node=$n python/tests/gpu/torch_check.py
+  done
+  cache="$LOGS/cache"
+  rm -rf "$cache"
+  [ "$ngpu" -ge 4 ] && NVRAR_CACHE_DIR="$cache" run "tune.size" 240 torchrun --nproc_per_node=4 \
+    tuning/benchmark_tune_allreduce_preallocated.py --size 1048576 --dtype float32 --num-blocks 4,8,16,32 \
+    --threads-per-block 128,256,512 --chunk-bytes 16384,32768,65536,131072,262144 --iterations 50 --warmup 10 --topk 10
+  [ "$ngpu" -ge 4 ] && NVRAR_CACHE_DIR="$cache" run "tune.sizes" 240 torchrun --nproc_per_node=4 -m nvrar.tune \
+    --sizes 64KiB,1MiB,8MiB --dtype float32 --num-blocks 8,32,64 --threads-per-block 256,512 \
+    --output "$LOGS/tune_results.json"
+  # the C library reads the tuned file the tuner wrote (its INFO line names it) and runs with it
+  [ "$ngpu" -ge 4 ] && NVRAR_CACHE_DIR="$cache" NVRAR_DEBUG=INFO run "tune.read_by_c" 120 "$bin/test_allreduce" -g 4
+  grep -m1 "tuned file" "$LOGS/tune.read_by_c.log"
+  if [ "$ngpu" -ge 4 ]; then
+    run "perf.graph.g4.python_ref" 240 "$bin/nvrar_perf" -g 4 -d bfloat16 -n 20 -w 5 -c 1 -G 20 -b 1K -e 64M \
+      -J "$LOGS/perf.graph.g4.python_ref.json"
+    run "compare_torch.g4" 300 torchrun --nproc_per_node=4 bench/compare_torch.py --out "$LOGS" \
+      --nvrar-perf "$LOGS/perf.graph.g4.python_ref.json"
+    tail -30 "$LOGS/compare_torch.g4.log" | grep -E "^\||^Host|^bf16"
+  fi
   finish
 fi
 

@@ -172,3 +172,16 @@ nvrar_result_t nvrar_exchange(nvrar_comm_t comm, const void *sendbuf, void *recv
   if (bytes == 0) return NVRAR_SUCCESS;
   return nvrar_comm_exchange(comm, sendbuf, recvbuf, bytes, peer, stream);
 }
+
+nvrar_result_t nvrar_comm_set_tuned(nvrar_comm_t comm, nvrar_dtype_t dtype, const nvrar_tuned_entry_t *entries,
+                                    int count) {
+  NVRAR_CHECK(check_comm(comm, "nvrar_comm_set_tuned"));
+  if ((unsigned)dtype >= NVRAR_NUM_DTYPES)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_set_tuned: dtype %d is not a nvrar_dtype_t", (int)dtype);
+  nvrar_tuned_table_t table;
+  char err[256];
+  if (nvrar_tuned_make(entries, count, &table, err, sizeof err))
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_set_tuned: %s", err);
+  comm->tuned[dtype] = table;
+  return NVRAR_SUCCESS;
+}

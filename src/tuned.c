@@ -124,6 +124,21 @@ static int skip_value(parser_t *p, int depth) {
 
 static int whole_in(double v, double lo, double hi) { return v >= lo && v <= hi && v == (double)(long long)v; }
 
+/* What is wrong with an entry's values, into msg (0 if nothing): the rules of a file and of
+ * nvrar_comm_set_tuned alike. */
+static int entry_problem(const nvrar_tuned_entry_t *e, char *msg, size_t cap) {
+  if ((unsigned)e->algo >= NVRAR_NUM_ALGOS) return snprintf(msg, cap, "algorithm %d is unknown", (int)e->algo), 1;
+  if (e->num_blocks < 0 || e->num_blocks > NVRAR_MAX_BLOCKS)
+    return snprintf(msg, cap, "num_blocks %d outside 0-%d", e->num_blocks, NVRAR_MAX_BLOCKS), 1;
+  int t = e->threads_per_block;
+  if (t && (t < 64 || t > NVRAR_MAX_THREADS || t % 32))
+    return snprintf(msg, cap, "threads_per_block %d is not 0 or a multiple of 32 in 64-%d", t, NVRAR_MAX_THREADS), 1;
+  if (e->chunk_bytes % NVRAR_PACK_BYTES)
+    return snprintf(msg, cap, "chunk_bytes %zu is not 0 or a multiple of 16 bytes", e->chunk_bytes), 1;
+  if (!(e->avg_time_ms >= 0)) return snprintf(msg, cap, "avg_time_ms %g is negative", e->avg_time_ms), 1;
+  return 0;
+}
+
 static int parse_entry(parser_t *p, nvrar_tuned_entry_t *e) {
   int have_algo = 0;
   e->algo = NVRAR_ALGO_AUTO;
@@ -142,23 +157,16 @@ static int parse_entry(parser_t *p, nvrar_tuned_entry_t *e) {
       if (parse_string(p, name, sizeof name)) return -1;
       if (nvrar_parse_algo(name, &e->algo)) return fail(p, "unknown algorithm \"%s\"", name);
       have_algo = 1;
-    } else if (!strcmp(key, "num_blocks")) {
+    } else if (!strcmp(key, "num_blocks") || !strcmp(key, "threads_per_block") || !strcmp(key, "chunk_bytes")) {
+      /* whole numbers here; their ranges in entry_problem() */
       if (parse_number(p, &v)) return -1;
-      if (!whole_in(v, 0, NVRAR_MAX_BLOCKS)) return fail(p, "num_blocks %g outside 0-%d", v, NVRAR_MAX_BLOCKS);
-      e->num_blocks = (int)v;
-    } else if (!strcmp(key, "threads_per_block")) {
-      if (parse_number(p, &v)) return -1;
-      if (!whole_in(v, 0, NVRAR_MAX_THREADS) || ((int)v && ((int)v < 64 || (int)v % 32)))
-        return fail(p, "threads_per_block %g is not 0 or a multiple of 32 in 64-%d", v, NVRAR_MAX_THREADS);
-      e->threads_per_block = (int)v;
-    } else if (!strcmp(key, "chunk_bytes")) {
-      if (parse_number(p, &v)) return -1;
-      if (!whole_in(v, 0, 1e15) || (long long)v % NVRAR_PACK_BYTES)
-        return fail(p, "chunk_bytes %g is not 0 or a multiple of 16 bytes", v);
-      e->chunk_bytes = (size_t)v;
+      if (!whole_in(v, -1e15, 1e15)) return fail(p, "%s %g is not a whole number", key, v);
+      if (v < 0 || v > (key[0] == 'c' ? 1e15 : 1e9)) return fail(p, "%s %g is out of range", key, v);
+      if (key[0] == 'n') e->num_blocks = (int)v;
+      else if (key[0] == 't') e->threads_per_block = (int)v;
+      else e->chunk_bytes = (size_t)v;
     } else if (!strcmp(key, "avg_time_ms")) {
       if (parse_number(p, &v)) return -1;
-      if (!(v >= 0)) return fail(p, "avg_time_ms %g is negative", v);
       e->avg_time_ms = v;
     } else if (skip_value(p, 1)) {
       return -1;
@@ -169,6 +177,8 @@ static int parse_entry(parser_t *p, nvrar_tuned_entry_t *e) {
     break;
   }
   if (!have_algo) return fail(p, "entry without \"algorithm\"");
+  char msg[160];
+  if (entry_problem(e, msg, sizeof msg)) return fail(p, "%s", msg);
   return 0;
 }
 
@@ -204,6 +214,32 @@ int nvrar_tuned_parse(const char *text, size_t len, nvrar_tuned_table_t *out, ch
   }
   skip_space(&p);
   if (p.at != p.end) return fail(&p, "text after the closing '}'");
+  qsort(t.entries, (size_t)t.count, sizeof t.entries[0], by_bytes);
+  *out = t;
+  return 0;
+}
+
+int nvrar_tuned_make(const nvrar_tuned_entry_t *entries, int count, nvrar_tuned_table_t *out, char *err, size_t errlen) {
+  if (count < 0 || count > NVRAR_MAX_TUNED_ENTRIES || (count && !entries)) {
+    snprintf(err, errlen, "%d entries: expected 0-%d and a non-NULL array", count, NVRAR_MAX_TUNED_ENTRIES);
+    return -1;
+  }
+  nvrar_tuned_table_t t;
+  t.count = count;
+  for (int i = 0; i < count; i++) {
+    char msg[160];
+    if (entry_problem(&entries[i], msg, sizeof msg)) {
+      snprintf(err, errlen, "entry %d (%zu bytes): %s", i, entries[i].bytes, msg);
+      return -1;
+    }
+    for (int k = 0; k < i; k++) {
+      if (entries[k].bytes == entries[i].bytes) {
+        snprintf(err, errlen, "size %zu appears twice", entries[i].bytes);
+        return -1;
+      }
+    }
+    t.entries[i] = entries[i];
+  }
   qsort(t.entries, (size_t)t.count, sizeof t.entries[0], by_bytes);
   *out = t;
   return 0;

@@ -23,6 +23,8 @@ const nvrar_tuned_entry_t *nvrar_tuned_lookup(const nvrar_tuned_table_t *table, 
  * $XDG_CACHE_HOME/nvrar or ~/.cache/nvrar. 0, or -1 if no path can be formed.
  */
 int nvrar_tuned_path(int nranks, nvrar_dtype_t dtype, nvrar_env_lookup_fn lookup, char *path, size_t cap);
+/* 0 and *out = entries[0..count) sorted, or -1 with what is wrong in err (the checks of a file). */
+int nvrar_tuned_make(const nvrar_tuned_entry_t *entries, int count, nvrar_tuned_table_t *out, char *err, size_t errlen);
 /* 0 parsed, 1 no such file (the built-in table applies), -1 malformed (err says why). */
 int nvrar_tuned_load(const char *path, nvrar_tuned_table_t *out, char *err, size_t errlen);
 

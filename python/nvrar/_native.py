@@ -118,6 +118,7 @@ def _declare(lib):
         "nvrar_dtype_size": (c_size_t, [c_int]),
         "nvrar_tuned_file": (r, [c_int, c_int, c_char_p, c_size_t]),
         "nvrar_tuned_read": (r, [c_char_p, ctypes.POINTER(TunedEntry), c_int, ctypes.POINTER(c_int)]),
+        "nvrar_comm_set_tuned": (r, [c_void_p, c_int, ctypes.POINTER(TunedEntry), c_int]),
     }
     for name, (restype, argtypes) in sigs.items():
         fn = getattr(lib, name)

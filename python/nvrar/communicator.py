@@ -6,6 +6,7 @@ dependency of `import nvrar`).
     comm.all_reduce(t, op="max", out=result)       # out of place
     buf = comm.allocate_tensor((4096,), torch.bfloat16)   # symmetric memory: zero-copy input
     comm.free(buf)                                 # collective, like allocate_tensor
+    comm.all_reduce_(t)                            # in place as the torch op nvrar::all_reduce_ (torch.compile)
     comm.close()                                   # collective; also frees what was not freed
 
 All-reduces are stream-ordered and capturable in CUDA graphs, as nvrar_all_reduce is.
@@ -16,6 +17,32 @@ from . import _native
 from .config_paths import DTYPE_CODES
 
 OPS = {"sum": 0, "max": 1, "min": 2}
+
+# Communicators by id, for the torch.library op (a custom op's schema takes ints, not objects).
+_LIVE = {}
+_next_id = [1]
+_op_registered = [False]
+
+
+def _register_op():
+    """nvrar::all_reduce_(Tensor(a!) tensor, int comm_id, str op) -> (): in place, on the current stream,
+    opaque to torch.compile (a fake implementation says it only mutates its input), capturable."""
+    if _op_registered[0]:
+        return
+    torch = _torch()
+
+    @torch.library.custom_op("nvrar::all_reduce_", mutates_args=("tensor",), device_types="cuda")
+    def all_reduce_(tensor: torch.Tensor, comm_id: int, op: str) -> None:
+        comm = _LIVE.get(comm_id)
+        if comm is None:
+            raise RuntimeError(f"nvrar::all_reduce_: communicator {comm_id} is closed or never existed")
+        comm.all_reduce(tensor, op=op)
+
+    @all_reduce_.register_fake
+    def _(tensor, comm_id, op):
+        return None
+
+    _op_registered[0] = True
 
 
 def _torch():
@@ -79,6 +106,18 @@ class Communicator:
         with torch.cuda.device(self.device):
             check(_lib().nvrar_comm_init(ctypes.byref(self._comm), self.world_size, uid, self.rank, ctypes.byref(cfg)))
         self._buffers = {}  # data_ptr -> bytes, of allocate_tensor
+        self.id = _next_id[0]
+        _next_id[0] += 1
+        _LIVE[self.id] = self
+        _register_op()
+
+    @property
+    def local_size(self):
+        """Ranks on this rank's node (its host, or its virtual node under NVRAR_GPUS_PER_NODE)."""
+        from . import _lib, check
+        out = ctypes.c_int()
+        check(_lib().nvrar_comm_local_size(self._handle(), ctypes.byref(out)))
+        return out.value
 
     # ---- lifetime ----
     def _handle(self):
@@ -94,6 +133,7 @@ class Communicator:
             return
         comm, self._comm = self._comm, None
         self._buffers.clear()
+        _LIVE.pop(self.id, None)
         check(_lib().nvrar_comm_destroy(comm))
 
     def abort(self):
@@ -103,6 +143,7 @@ class Communicator:
             return
         comm, self._comm = self._comm, None
         self._buffers.clear()
+        _LIVE.pop(self.id, None)
         check(_lib().nvrar_comm_abort(comm))
 
     def __enter__(self):
@@ -146,6 +187,18 @@ class Communicator:
         check(_lib().nvrar_free(self._handle(), ctypes.c_void_p(ptr)))
         del self._buffers[ptr]
 
+    # ---- launch parameters ----
+    def set_params(self, dtype, table):
+        """Local: the tuned table ({bytes: {"algorithm", "num_blocks", "threads_per_block",
+        "chunk_bytes"}}, as in a tuned file) this communicator uses for dtype from now on, instead of
+        the file's; {} restores the built-in planner. Every rank must set the same table before its
+        next all-reduce of that dtype. The tuner times configurations this way."""
+        from . import _lib, check
+        from .config_paths import DTYPE_CODES, dtype_name
+        from .params import to_entries
+        entries = to_entries(table)
+        check(_lib().nvrar_comm_set_tuned(self._handle(), DTYPE_CODES[dtype_name(dtype)], entries, len(table)))
+
     # ---- collectives ----
     def _check_tensor(self, t, name):
         torch = _torch()
@@ -179,3 +232,8 @@ class Communicator:
                                       ctypes.c_void_p(out.data_ptr()), tensor.numel(), _dtype_code(tensor.dtype),
                                       OPS[op], ctypes.c_void_p(stream)))
         return out
+
+    def all_reduce_(self, tensor, op="sum"):
+        """In place through the torch.library op nvrar::all_reduce_: the form for torch.compile
+        (fullgraph included) and for graphs captured by torch; same rules as all_reduce."""
+        return _torch().ops.nvrar.all_reduce_(tensor, self.id, op)

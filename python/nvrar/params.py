@@ -31,6 +31,23 @@ def read_tuned(path):
                       "avg_time_ms": e.avg_time_ms} for e in entries[:count.value]}
 
 
+def to_entries(table):
+    """{bytes: params} as a ctypes array of nvrar_tuned_entry_t (for nvrar_comm_set_tuned)."""
+    if len(table) > MAX_ENTRIES:
+        raise ValueError(f"a tuned table holds at most {MAX_ENTRIES} sizes, not {len(table)}")
+    entries = (_native.TunedEntry * max(len(table), 1))()
+    for e, (size, params) in zip(entries, sorted((parse_size(k), v) for k, v in table.items())):
+        algo = params.get("algorithm", "auto")
+        if algo not in ALGO_NAMES:
+            raise ValueError(f"size {size}: algorithm {algo!r} is not one of {', '.join(ALGO_NAMES)}")
+        e.bytes, e.algo = size, ALGO_NAMES.index(algo)
+        e.num_blocks = int(params.get("num_blocks") or 0)
+        e.threads_per_block = int(params.get("threads_per_block") or 0)
+        e.chunk_bytes = int(params.get("chunk_bytes") or 0)
+        e.avg_time_ms = float(params.get("avg_time_ms") or 0.0)
+    return entries
+
+
 def params_for(table, nbytes):
     """The entry of `table` ({bytes: params}) for a message of nbytes: the largest size not above it,
     else DEFAULT_PARAMS (the same rule as the C planner's)."""

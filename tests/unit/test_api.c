@@ -88,6 +88,8 @@ int main(void) {
   CHECK(strstr(nvrar_get_last_error(), want) != NULL && strstr(nvrar_get_last_error(), "unknown algorithm") != NULL);
   CHECK(!memcmp(&before, &entries[0], sizeof before));
   CHECK(nvrar_tuned_read(NULL, entries, 4, &count) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(nvrar_comm_set_tuned(NULL, NVRAR_FLOAT32, entries, 0) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(nvrar_comm_set_tuned(bogus, NVRAR_FLOAT32, entries, 0) == NVRAR_ERR_INVALID_USAGE);
   remove(want);
   rmdir(dir);
   return unit_finish("test_api");

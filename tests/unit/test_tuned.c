@@ -145,5 +145,29 @@ int main(void) {
   CHECK(nvrar_tuned_load(file, &t, err, sizeof err) == -1 && strstr(err, "line 1"));
   unlink(file);
   CHECK(nvrar_tuned_load(file, &t, err, sizeof err) == 1);
+
+  /* tables from memory (nvrar_comm_set_tuned): the same checks as a file's, sorted, nothing half-made */
+  {
+    nvrar_tuned_entry_t e[3] = {{.bytes = 1 << 20, .algo = NVRAR_ALGO_TWOSHOT, .num_blocks = 64},
+                                {.bytes = 1024, .algo = NVRAR_ALGO_ONESHOT, .threads_per_block = 128},
+                                {.bytes = 8 << 20, .algo = NVRAR_ALGO_RING, .chunk_bytes = 4096}};
+    nvrar_tuned_table_t m;
+    CHECK(nvrar_tuned_make(e, 3, &m, err, sizeof err) == 0 && m.count == 3 && m.entries[0].bytes == 1024 &&
+          m.entries[2].algo == NVRAR_ALGO_RING && nvrar_tuned_lookup(&m, 2 << 20)->algo == NVRAR_ALGO_TWOSHOT);
+    CHECK(nvrar_tuned_make(NULL, 0, &m, err, sizeof err) == 0 && m.count == 0);
+    nvrar_tuned_table_t before = m;
+    e[1].threads_per_block = 100;
+    CHECK(nvrar_tuned_make(e, 3, &m, err, sizeof err) == -1 && strstr(err, "threads_per_block") && !memcmp(&before, &m, sizeof m));
+    e[1].threads_per_block = 128;
+    e[2].bytes = 1024;
+    CHECK(nvrar_tuned_make(e, 3, &m, err, sizeof err) == -1 && strstr(err, "twice"));
+    e[2].bytes = 8 << 20;
+    e[0].algo = (nvrar_algo_t)42;
+    CHECK(nvrar_tuned_make(e, 3, &m, err, sizeof err) == -1 && strstr(err, "algorithm"));
+    e[0].algo = NVRAR_ALGO_TWOSHOT;
+    e[2].chunk_bytes = 4097;
+    CHECK(nvrar_tuned_make(e, 3, &m, err, sizeof err) == -1 && strstr(err, "chunk_bytes"));
+    CHECK(nvrar_tuned_make(e, 65, &m, err, sizeof err) == -1 && nvrar_tuned_make(e, -1, &m, err, sizeof err) == -1);
+  }
   return unit_finish("test_tuned");
 }

@@ -119,6 +119,47 @@ def main():
         wrong += int((yout != expect).sum())
     check("CUDA graph: 50 replays with new data, every element right", wrong == 0, f"#wrong {wrong}")
 
+    # the torch.library op: opcheck, torch.compile (fullgraph), and a captured graph through it
+    from torch.library import opcheck
+    x = data(4096, torch.float32, rank, 31)
+    try:
+        opcheck(torch.ops.nvrar.all_reduce_.default, (x, comm.id, "sum"))
+        check("opcheck(nvrar::all_reduce_)", True)
+    except Exception as e:  # noqa: BLE001  (report any failure of opcheck's tests)
+        check("opcheck(nvrar::all_reduce_)", False, f"{type(e).__name__}: {e}"[:300])
+
+    def step(v):
+        w = v * 2
+        comm.all_reduce_(w)
+        return w + 1
+    compiled = torch.compile(step, fullgraph=True)
+    x = data(10000, torch.bfloat16, rank, 32)
+    ref = x * 2
+    dist.all_reduce(ref)
+    ref = ref + 1
+    try:
+        got = compiled(x)
+        torch.cuda.synchronize()
+        check("torch.compile(fullgraph=True) around nvrar::all_reduce_ == NCCL", torch.equal(got, ref))
+    except Exception as e:  # noqa: BLE001
+        check("torch.compile(fullgraph=True) around nvrar::all_reduce_ == NCCL", False, f"{type(e).__name__}: {e}"[:300])
+    xin2 = torch.zeros(3000, dtype=torch.float16, device=comm.device)
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        comm.all_reduce_(xin2)
+    torch.cuda.current_stream().wait_stream(s)
+    graph2 = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph2):
+        comm.all_reduce_(xin2)
+    wrong = 0
+    for it in range(20):
+        xin2.copy_(data(3000, torch.float16, rank, 6000 + it))
+        graph2.replay()
+        expect = sum(data(3000, torch.float16, r, 6000 + it).float() for r in range(world)).to(torch.float16)
+        torch.cuda.synchronize()
+        wrong += int((xin2 != expect).sum())
+    check("CUDA graph through nvrar::all_reduce_: 20 replays, every element right", wrong == 0, f"#wrong {wrong}")
+
     comm.close()
     comm.close()  # idempotent
     check("close() twice is harmless", True)

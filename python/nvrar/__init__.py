@@ -5,8 +5,8 @@ and unavailable_reason() says why not. The binding is ctypes over include/nvrar.
 built against torch.
 """
 from . import _native
-from .config_paths import cache_dir, tuned_file
-from .params import DEFAULT_PARAMS, params_for, read_tuned, resolve_params, write_tuned
+from .config_paths import DTYPE_CODES, cache_dir, tuned_file
+from .params import ALGO_NAMES, DEFAULT_PARAMS, params_for, read_tuned, resolve_params, write_tuned
 from .sizes import parse_size
 
 __all__ = ["NVRAR_AVAILABLE", "NvrarError", "unavailable_reason", "version", "library_path", "parse_size",
@@ -21,9 +21,9 @@ NVRAR_AVAILABLE = _native.LIB is not None
 NVRAR_CACHE_DIR = cache_dir()
 
 # nvrar_dtype_t, nvrar_op_t and nvrar_algo_t values of include/nvrar.h
-DTYPES = {"float32": 0, "float16": 1, "bfloat16": 2}
+DTYPES = DTYPE_CODES
 OPS = {"sum": 0, "max": 1, "min": 2}
-ALGOS = {"auto": 0, "oneshot": 1, "twoshot": 2, "ring": 3, "simple-ring": 4, "hier-rd": 5, "hier-rhd": 6}
+ALGOS = {name: code for code, name in enumerate(ALGO_NAMES)}
 
 
 class NvrarError(RuntimeError):

@@ -13,10 +13,8 @@ All-reduces are stream-ordered and capturable in CUDA graphs, as nvrar_all_reduc
 """
 import ctypes
 
-from . import _native
+from . import OPS, _native
 from .config_paths import DTYPE_CODES
-
-OPS = {"sum": 0, "max": 1, "min": 2}
 
 # Communicators by id, for the torch.library op (a custom op's schema takes ints, not objects).
 _LIVE = {}

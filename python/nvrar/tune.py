@@ -22,8 +22,10 @@ import sys
 
 from .sizes import parse_size
 
-ONE_NODE_ALGOS = ["oneshot", "twoshot"]
-MULTI_NODE_ALGOS = ["ring", "simple-ring", "hier-rd", "hier-rhd"]
+from .params import ALGO_NAMES
+
+ONE_NODE_ALGOS = ALGO_NAMES[1:3]   # oneshot, twoshot: within one node
+MULTI_NODE_ALGOS = ALGO_NAMES[3:]  # the put-with-signal family
 RING_FAMILY = set(MULTI_NODE_ALGOS)
 
 

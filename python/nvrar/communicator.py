@@ -123,26 +123,23 @@ class Communicator:
             raise RuntimeError("this nvrar.Communicator is closed")
         return self._comm
 
+    def _release(self, how):
+        from . import _lib, check
+        if self._comm is None:
+            return
+        comm, self._comm = self._comm, None
+        self._buffers.clear()
+        _LIVE.pop(self.id, None)
+        check(getattr(_lib(), how)(comm))
+
     def close(self):
         """Collective: waits for this rank's all-reduces, frees every buffer and the communicator.
         Idempotent."""
-        from . import _lib, check
-        if self._comm is None:
-            return
-        comm, self._comm = self._comm, None
-        self._buffers.clear()
-        _LIVE.pop(self.id, None)
-        check(_lib().nvrar_comm_destroy(comm))
+        self._release("nvrar_comm_destroy")
 
     def abort(self):
         """Local: stops waiting for peers (after a timeout or a lost rank) and frees the communicator."""
-        from . import _lib, check
-        if self._comm is None:
-            return
-        comm, self._comm = self._comm, None
-        self._buffers.clear()
-        _LIVE.pop(self.id, None)
-        check(_lib().nvrar_comm_abort(comm))
+        self._release("nvrar_comm_abort")
 
     def __enter__(self):
         return self

@@ -99,7 +99,6 @@ static void comm_release_local(nvrar_comm_t comm) {
   (void)cudaGetLastError();
 }
 
-static const char *process_getenv(const char *name) { return getenv(name); }
 
 /*
  * Which ranks share a node. NVSHMEM's bootstrap gathered every rank's host id at init; nvrar
@@ -131,7 +130,7 @@ static nvrar_result_t find_topology(const nvrar_settings_t *s, int rank, int nra
   topo->nranks = nranks;
   topo->gpus = gpus;
   topo->nodes = nranks / gpus;
-  topo->network = host == nranks ? NVRAR_NET_NVLINK : nvrar_network_from_env(process_getenv);
+  topo->network = host == nranks ? NVRAR_NET_NVLINK : nvrar_network_from_env(nvrar_process_getenv);
   return NVRAR_SUCCESS;
 }
 
@@ -156,14 +155,12 @@ static uint64_t hier_cells_packs(const nvrar_topo_t *t, uint64_t region_packs) {
  * planner; a malformed one is ignored whole with a warning naming it; entries that name a one-node
  * algorithm on a communicator of several nodes are skipped by the planner, said here once.
  */
-static const char *tuned_getenv(const char *name) { return getenv(name); }
-
 static void load_tuned(nvrar_comm_t comm) {
   for (int d = 0; d < NVRAR_NUM_DTYPES; d++) {
     nvrar_tuned_table_t *t = &comm->tuned[d];
     t->count = 0;
     char path[4096], err[256];
-    if (nvrar_tuned_path(comm->nranks, (nvrar_dtype_t)d, tuned_getenv, path, sizeof path)) continue;
+    if (nvrar_tuned_path(comm->nranks, (nvrar_dtype_t)d, nvrar_process_getenv, path, sizeof path)) continue;
     int rc = nvrar_tuned_load(path, t, err, sizeof err);
     if (rc < 0) {
       t->count = 0;

@@ -193,13 +193,13 @@ static nvrar_result_t settings_from_config(const nvrar_config_t *c, nvrar_settin
   return NVRAR_SUCCESS;
 }
 
-static const char *process_getenv(const char *name) { return getenv(name); }
+const char *nvrar_process_getenv(const char *name) { return getenv(name); }
 
 nvrar_result_t nvrar_settings_resolve(const nvrar_config_t *config, nvrar_env_lookup_fn lookup,
                                       nvrar_settings_t *out) {
   nvrar_settings_t s;
   settings_defaults(&s);
-  NVRAR_CHECK(settings_from_env(lookup ? lookup : process_getenv, &s));
+  NVRAR_CHECK(settings_from_env(lookup ? lookup : nvrar_process_getenv, &s));
   if (config) NVRAR_CHECK(settings_from_config(config, &s));
   if (s.memory_bytes < NVRAR_MIN_MEMORY_BYTES)
     return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "memory budget %zu bytes is below the minimum of %d MiB",

@@ -57,6 +57,8 @@ typedef struct nvrar_settings {
 
 /* getenv-like lookup, injectable so tests can parse without touching the process environment. */
 typedef const char *(*nvrar_env_lookup_fn)(const char *name);
+/* The lookup of the real process environment (getenv). */
+const char *nvrar_process_getenv(const char *name);
 
 /* Defaults, overridden by the environment, overridden by non-default config fields. */
 nvrar_result_t nvrar_settings_resolve(const nvrar_config_t *config, nvrar_env_lookup_fn lookup,

@@ -297,15 +297,13 @@ int nvrar_tuned_load(const char *path, nvrar_tuned_table_t *out, char *err, size
 }
 
 /* ---- public API (include/nvrar.h) ---- */
-static const char *process_getenv(const char *name) { return getenv(name); }
-
 nvrar_result_t nvrar_tuned_file(int nranks, nvrar_dtype_t dtype, char *path, size_t cap) {
   if (!path || cap == 0) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_tuned_file: path is NULL or cap is 0");
   if (nranks < 1 || !file_dtype(dtype))
     return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_tuned_file: nranks %d or dtype %d is invalid", nranks,
                        (int)dtype);
   char buf[4096];
-  if (nvrar_tuned_path(nranks, dtype, process_getenv, buf, sizeof buf))
+  if (nvrar_tuned_path(nranks, dtype, nvrar_process_getenv, buf, sizeof buf))
     return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT,
                        "nvrar_tuned_file: no path: NVSHMEM_ALLREDUCE_CONFIG, NVRAR_CACHE_DIR, XDG_CACHE_HOME and "
                        "HOME are all unset or too long");

@@ -42,6 +42,13 @@ static void check_chunked_ring(int n) {
   }
   for (int p = 0; p < n; p++)
     for (int c = 0; c < n; c++) ok &= who[p][c] == full;
+  /* ar_ring.cu runs all 2n-2 steps as one loop sending chunk rs_send(p, st) = (p - st) mod n and
+   * outputs rs_send(p, 2n-2) last: the same chunks as the two phases above */
+  for (int p = 0; p < n; p++) {
+    ok &= nvrar_ring_rs_send(p, n - 1, n) == nvrar_ring_owned(p, n);
+    for (int s = 0; s < n - 1; s++) ok &= nvrar_ring_rs_send(p, n - 1 + s, n) == nvrar_ring_ag_send(p, s, n);
+    ok &= nvrar_ring_rs_send(p, 2 * n - 2, n) == nvrar_ring_ag_recv(p, n - 2, n);
+  }
   if (!ok) fprintf(stderr, "chunked ring fails for n = %d\n", n);
   CHECK(ok);
 }

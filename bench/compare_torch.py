@@ -20,7 +20,9 @@ import torch.distributed as dist
 import nvrar
 
 
-def graph_us(fn, iters=20, reps=15):
+def graph_us(fn, iters=20, launches=20, reps=5):
+    """Like nvrar_perf -n 20 -G 20: a graph of `iters` calls replayed `launches` times back to back
+    between two events, ranks lined up once before; the median of `reps` such runs."""
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side):
@@ -35,13 +37,15 @@ def graph_us(fn, iters=20, reps=15):
     times = []
     for _ in range(reps):
         a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        torch.cuda.synchronize()
         dist.barrier()
         torch.cuda.synchronize()
         a.record()
-        g.replay()
+        for _ in range(launches):
+            g.replay()
         b.record()
         b.synchronize()
-        times.append(a.elapsed_time(b) * 1000 / iters)
+        times.append(a.elapsed_time(b) * 1000 / (iters * launches))
     return sorted(times)[reps // 2]
 
 
@@ -169,8 +173,8 @@ def write(rows, world, args):
             return "error"
         v = r.get(f"{m}_{mode}_us")
         return "" if v is None else f"{v:.2f}" + ("" if r.get(f"{m}_ok", True) else " WRONG")
-    lines = [f"bf16, {world} GPUs, us per call, mean over ranks as nvrar_perf (graph: median of 15 replays of 20 "
-             "calls, in place).", ""]
+    lines = [f"bf16, {world} GPUs, us per call, mean over ranks as nvrar_perf (graph: 20 calls captured, 20 replays "
+             "back to back, median of 5 such runs, in place).", ""]
     head = "| bytes | " + " | ".join(f"{m} graph" for m in cols) + " | nccl / nvrar (graph) |"
     head += " nvrar_perf graph | Python / C |" if perf else ""
     head += " " + " | ".join(f"{m} eager" for m in cols[:2]) + " |"

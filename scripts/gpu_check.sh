@@ -7,7 +7,8 @@
 #          `sweep ring`: the chunked ring at 16-64 MiB over blocks x threads, NCCL once for reference,
 #          and again with each library of SWEEP_LIBS="name:libdir:BLOCKSxTHREADS,.. ..." (experiment builds);
 #          SWEEP_SHAPES: the shapes of this build (default 64x512,128x256,128x512)
-#   python: the Python package: torch_check.py under torchrun on 2 and 4 GPUs, the tuner (both seed
+#   python: the Python package: `pip install .` and `pip install -e .` offline (PIP_NO_BUILD_ISOLATION)
+#          each checked on 2 GPUs, torch_check.py under torchrun on 2 and 4 GPUs, the tuner (both seed
 #          command lines) writing a cache the C library then reads, and bench/compare_torch.py
 #          against NCCL and torch symmetric memory with nvrar_perf in the same run
 #   algos: the put-with-signal algorithms (ring, simple-ring, hier-rd, hier-rhd, exchange) on 2 and 4
@@ -24,7 +25,7 @@ mode=${1:-full}
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 LOGS=${LOGS:-/tmp/nvrar-gpu-check}
-mkdir -p "$LOGS"
+mkdir -p "$LOGS" && LOGS=$(cd "$LOGS" && pwd)
 summary="$LOGS/summary.txt"
 : > "$summary"
 
@@ -65,7 +66,7 @@ finish() {
   echo
   echo "== summary (logs in $LOGS)"
   cat "$summary"
-  [ -n "${OUT:-}" ] && tar czf "$OUT/gpu_check.$mode.tgz" -C "$LOGS" .
+  [ -n "${OUT:-}" ] && tar czf "$OUT/gpu_check.$mode.tgz" --exclude='./venv.*' -C "$LOGS" .
   ! grep -qE 'FAIL|TIMEOUT' "$summary"
   exit $?
 }
@@ -101,7 +102,32 @@ if [ "$mode" = sweep ]; then
   finish
 fi
 
+# pip_venv DIR: a fresh venv whose interpreter also sees this python3's packages (a venv made from a
+# venv does not, even with --system-site-packages).
+pip_venv() {
+  rm -rf "$1" && python3 -m venv "$1" || return 1
+  local site
+  site=$("$1/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  python3 -c 'import sys; print("\n".join(p for p in sys.path if p.endswith("-packages")))' > "$site/image-packages.pth"
+}
+
 if [ "$mode" = python ]; then
+  # pip offline with the image's scikit-build-core, cmake and ninja, into venvs that see the image's
+  # packages (torch, the NVSHMEM wheel) through a .pth: `pip install --no-build-isolation .` and the
+  # editable install with PIP_NO_BUILD_ISOLATION=0 (pip's env var is inverted: =0 turns isolation
+  # off), each then checked on 2 GPUs from outside the source tree (torch_check names its library).
+  for kind in wheel editable; do
+    venv="$LOGS/venv.$kind"
+    pip_venv "$venv"
+    if [ $kind = wheel ]; then
+      CMAKE_ARGS="-DCMAKE_CUDA_ARCHITECTURES=90" run "pip.$kind" 420 "$venv/bin/pip" install --no-index --no-build-isolation -v .
+    else
+      PIP_NO_BUILD_ISOLATION=0 CMAKE_ARGS="-DCMAKE_CUDA_ARCHITECTURES=90" run "pip.$kind" 420 "$venv/bin/pip" install --no-index -v -e .
+    fi
+    [ "$ngpu" -ge 2 ] && (cd "$LOGS" && run "torch.g2.pip.$kind" 240 "$venv/bin/python" -m torch.distributed.run \
+      --nproc_per_node=2 "$OLDPWD/python/tests/gpu/torch_check.py")
+  done
+  grep -h "^torch_check: 2 ranks, " "$LOGS"/torch.g2.pip.*.log
   export PYTHONPATH="$PWD/python" NVRAR_LIBRARY="$PWD/$BUILD/lib/libnvrar.so"
   for n in 2 4; do
     [ "$ngpu" -ge $n ] && run "torch.g$n" 240 torchrun --nproc_per_node=$n python/tests/gpu/torch_check.py
@@ -116,7 +142,7 @@ if [ "$mode" = python ]; then
     --output "$LOGS/tune_results.json"
   # the C library reads the tuned file the tuner wrote (its INFO line names it) and runs with it
   [ "$ngpu" -ge 4 ] && NVRAR_CACHE_DIR="$cache" NVRAR_DEBUG=INFO run "tune.read_by_c" 120 "$bin/test_allreduce" -g 4
-  grep -m1 "tuned file" "$LOGS/tune.read_by_c.log"
+  [ "$ngpu" -ge 4 ] && grep -m1 "tuned file" "$LOGS/tune.read_by_c.log"
   if [ "$ngpu" -ge 4 ]; then
     run "perf.graph.g4.python_ref" 240 "$bin/nvrar_perf" -g 4 -d bfloat16 -n 20 -w 5 -c 1 -G 20 -b 1K -e 64M \
       -J "$LOGS/perf.graph.g4.python_ref.json"

@@ -1,9 +1,10 @@
 """ctypes binding of include/nvrar.h. Loading never raises: on failure `LIB` is None and `REASON`
-says why. Search order: $NVRAR_LIBRARY, the package's own lib/ (pip install), the source tree's
-build/lib (development), then the system's library path."""
+says why. Search order: $NVRAR_LIBRARY, the package's own lib/ (pip install, also the editable
+install's), the source tree's build/lib (development), then the system's library path."""
 import ctypes
 import ctypes.util
 import os
+import sys
 from pathlib import Path
 
 LIB = None
@@ -33,9 +34,12 @@ def _candidates():
     if env:
         yield env
         return
-    here = Path(__file__).resolve().parent
-    yield str(here / "lib" / "libnvrar.so")
-    yield str(here.parents[1] / "build" / "lib" / "libnvrar.so")
+    # every directory of the package: an editable install (scikit-build-core) puts lib/ in
+    # site-packages beside a package whose Python files stay in the source tree
+    package = sys.modules.get(__package__)
+    for root in getattr(package, "__path__", None) or [str(Path(__file__).parent)]:
+        yield str(Path(root).resolve() / "lib" / "libnvrar.so")
+    yield str(Path(__file__).resolve().parents[2] / "build" / "lib" / "libnvrar.so")
     found = ctypes.util.find_library("nvrar")
     if found:
         yield found

@@ -47,3 +47,15 @@ def test_built_library_loads_and_reports_its_version():
     assert nvrar.unavailable_reason() == ""
     assert nvrar.library_path().endswith("libnvrar.so")
     assert nvrar.version() == nvrar.__version__
+
+
+def test_every_package_directory_is_searched(monkeypatch, tmp_path):
+    """An editable install keeps the Python files in the source tree and puts lib/ in site-packages;
+    the package's __path__ holds both and the loader looks in each, in order."""
+    monkeypatch.delenv("NVRAR_LIBRARY", raising=False)
+    monkeypatch.setattr(nvrar, "__path__", [str(tmp_path / "site"), str(ROOT / "python" / "nvrar")])
+    found = list(nvrar._native._candidates())
+    assert found[:2] == [str(tmp_path / "site" / "lib" / "libnvrar.so"),
+                         str(ROOT / "python" / "nvrar" / "lib" / "libnvrar.so")]
+    source_tree = Path(nvrar._native.__file__).resolve().parents[2]
+    assert found[2] == str(source_tree / "build" / "lib" / "libnvrar.so")

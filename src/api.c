@@ -16,6 +16,8 @@ nvrar_result_t nvrar_get_version(int *version) {
   return NVRAR_SUCCESS;
 }
 
+const char *nvrar_get_last_error(void) { return nvrar_last_error_text(); }
+
 /* ---- unique id: nvrar's stamp, then NVSHMEM's id (whose tail is always zero) ---- */
 #define UID_MAGIC 0x4152564eu /* "NVRA" */
 typedef struct uid_layout {

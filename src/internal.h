@@ -26,6 +26,8 @@ int nvrar_log_enabled(int level, int subsys);
 
 /* Records the calling thread's last-error text (printf format), logs it at INFO, returns code. */
 nvrar_result_t nvrar_error(nvrar_result_t code, const char *fmt, ...) NVRAR_PRINTF(2, 3);
+/* This library's copy of the calling thread's last-error text (api.c's nvrar_get_last_error returns it). */
+const char *nvrar_last_error_text(void);
 
 #define NVRAR_CHECK(call)                         \
   do {                                            \
@@ -59,6 +61,8 @@ typedef struct nvrar_settings {
 typedef const char *(*nvrar_env_lookup_fn)(const char *name);
 /* The lookup of the real process environment (getenv). */
 const char *nvrar_process_getenv(const char *name);
+/* The registry's default text of an environment variable (env_table.h), NULL for an unknown name. */
+const char *nvrar_env_default(const char *name);
 
 /* Defaults, overridden by the environment, overridden by non-default config fields. */
 nvrar_result_t nvrar_settings_resolve(const nvrar_config_t *config, nvrar_env_lookup_fn lookup,

@@ -65,4 +65,6 @@ nvrar_result_t nvrar_error(nvrar_result_t code, const char *fmt, ...) {
   return code;
 }
 
-const char *nvrar_get_last_error(void) { return last_error; }
+/* The public nvrar_get_last_error() is api.c's: a second library that links these host objects (the
+ * NCCL drop-in) keeps its own text here and still reads libnvrar's through the public call. */
+const char *nvrar_last_error_text(void) { return last_error; }

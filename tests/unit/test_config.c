@@ -90,7 +90,7 @@ int main(void) {
     CHECK(nvrar_settings_resolve(NULL, lookup, &after) == NVRAR_ERR_INVALID_ARGUMENT);
     CHECK(!memcmp(&before, &after, sizeof before));
     if (strcmp(bad[i][0], "NVRAR_MEMORY_BYTES") || strcmp(bad[i][1], "1M"))
-      CHECK(strstr(nvrar_get_last_error(), bad[i][0]) != NULL);
+      CHECK(strstr(nvrar_last_error_text(), bad[i][0]) != NULL);
   }
 
   /* bad config */

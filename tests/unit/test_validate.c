@@ -17,21 +17,21 @@ int main(void) {
   CHECK(nvrar_validate_all_reduce(a, a, 8, NVRAR_BFLOAT16, NVRAR_MAX, &bytes) == NVRAR_SUCCESS && bytes == 16);
   CHECK(nvrar_validate_all_reduce(NULL, NULL, 0, NVRAR_FLOAT16, NVRAR_MIN, &bytes) == NVRAR_SUCCESS);
   CHECK(nvrar_validate_all_reduce(NULL, b, 1, NVRAR_FLOAT32, NVRAR_SUM, &bytes) == NVRAR_ERR_INVALID_ARGUMENT);
-  CHECK(strstr(nvrar_get_last_error(), "sendbuf is NULL") != NULL);
+  CHECK(strstr(nvrar_last_error_text(), "sendbuf is NULL") != NULL);
   CHECK(nvrar_validate_all_reduce(a, NULL, 1, NVRAR_FLOAT32, NVRAR_SUM, &bytes) == NVRAR_ERR_INVALID_ARGUMENT);
-  CHECK(strstr(nvrar_get_last_error(), "recvbuf is NULL") != NULL);
+  CHECK(strstr(nvrar_last_error_text(), "recvbuf is NULL") != NULL);
   CHECK(nvrar_validate_all_reduce(a, b, 1, (nvrar_dtype_t)3, NVRAR_SUM, &bytes) == NVRAR_ERR_INVALID_ARGUMENT);
-  CHECK(strstr(nvrar_get_last_error(), "dtype 3") != NULL);
+  CHECK(strstr(nvrar_last_error_text(), "dtype 3") != NULL);
   CHECK(nvrar_validate_all_reduce(a, b, 1, (nvrar_dtype_t)-1, NVRAR_SUM, &bytes) == NVRAR_ERR_INVALID_ARGUMENT);
   CHECK(nvrar_validate_all_reduce(a, b, 1, NVRAR_FLOAT32, (nvrar_op_t)3, &bytes) == NVRAR_ERR_INVALID_ARGUMENT);
-  CHECK(strstr(nvrar_get_last_error(), "op 3") != NULL);
+  CHECK(strstr(nvrar_last_error_text(), "op 3") != NULL);
   CHECK(nvrar_validate_all_reduce(a, b, SIZE_MAX / 2, NVRAR_FLOAT32, NVRAR_SUM, &bytes) == NVRAR_ERR_INVALID_ARGUMENT);
-  CHECK(strstr(nvrar_get_last_error(), "overflows") != NULL);
+  CHECK(strstr(nvrar_last_error_text(), "overflows") != NULL);
   CHECK(nvrar_validate_all_reduce(buf + 1, b, 1, NVRAR_FLOAT32, NVRAR_SUM, &bytes) == NVRAR_ERR_INVALID_ARGUMENT);
-  CHECK(strstr(nvrar_get_last_error(), "not aligned") != NULL);
+  CHECK(strstr(nvrar_last_error_text(), "not aligned") != NULL);
   CHECK(nvrar_validate_all_reduce(buf + 2, buf + 6, 2, NVRAR_FLOAT16, NVRAR_SUM, &bytes) == NVRAR_SUCCESS);
   CHECK(nvrar_validate_all_reduce(a, buf + 8, 4, NVRAR_FLOAT32, NVRAR_SUM, &bytes) == NVRAR_ERR_INVALID_ARGUMENT);
-  CHECK(strstr(nvrar_get_last_error(), "overlap") != NULL);
+  CHECK(strstr(nvrar_last_error_text(), "overlap") != NULL);
   CHECK(nvrar_validate_all_reduce((void *)(UINTPTR_MAX - 15), b, 8, NVRAR_FLOAT32, NVRAR_SUM, &bytes) ==
         NVRAR_ERR_INVALID_ARGUMENT);
 

@@ -142,9 +142,11 @@ NVRAR_API nvrar_result_t nvrar_comm_init(nvrar_comm_t *comm, int nranks, nvrar_u
 /*
  * Collective: waits for this rank's outstanding all-reduces, frees everything the communicator
  * holds and finalises NVSHMEM. comm must not be used afterwards (calls with it then return
- * NVRAR_ERR_INVALID_USAGE). A communicator that timed out or was aborted is torn down locally,
- * without NVSHMEM's collective finalize, so destroy cannot hang on a lost peer; NVSHMEM then stays
- * initialised in this process and a new communicator needs a new process.
+ * NVRAR_ERR_INVALID_USAGE). The collective teardown starts only once every rank has called destroy
+ * (a barrier whose wait times out like an all-reduce's). A communicator that timed out or was
+ * aborted, or whose peers did not all reach destroy within the timeout (NVRAR_ERR_TIMEOUT), is torn
+ * down locally, without NVSHMEM's collective finalize, so destroy cannot hang on a lost peer;
+ * NVSHMEM then stays initialised in this process and a new communicator needs a new process.
  */
 NVRAR_API nvrar_result_t nvrar_comm_destroy(nvrar_comm_t comm);
 

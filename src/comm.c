@@ -365,12 +365,35 @@ static void registry_drop(nvrar_comm_t comm, int shmem_still_up) {
   pthread_mutex_unlock(&registry_lock);
 }
 
+/*
+ * NVSHMEM's free and finalize wait for every rank, so a rank whose peer never calls destroy would
+ * hang there. A one-element all-reduce comes first: its waits time out like any other, and only
+ * when every rank has arrived does the collective teardown start. A late or missing peer makes this
+ * rank tear down locally (NVRAR_ERR_TIMEOUT) instead of hanging.
+ */
+static nvrar_result_t destroy_barrier(nvrar_comm_t comm) {
+  if (comm->nranks == 1) return NVRAR_SUCCESS;
+  nvrar_result_t res = NVRAR_SUCCESS;
+  cudaStream_t stream = NULL;
+  CUDA_TRY(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), res, done);
+  float *word = comm->sync->barrier;
+  NVRAR_CHECK_GOTO(nvrar_comm_enqueue(comm, word, word, 1, sizeof *word, NVRAR_FLOAT32, NVRAR_SUM, stream), res, done);
+  CUDA_TRY(cudaStreamSynchronize(stream), res, done);
+  if (comm->host_words[0] != 0)
+    res = nvrar_error(NVRAR_ERR_TIMEOUT, "nvrar_comm_destroy: rank %d waited %.0f s for its peers to reach destroy; "
+                                         "tore down locally", comm->rank, comm->settings.timeout_seconds);
+done:
+  if (stream) cudaStreamDestroy(stream);
+  return res;
+}
+
 nvrar_result_t nvrar_comm_destroy_impl(nvrar_comm_t comm) {
   nvrar_result_t res = NVRAR_SUCCESS;
   if (cudaSetDevice(comm->device) != cudaSuccess || cudaDeviceSynchronize() != cudaSuccess) {
     cudaError_t e = cudaGetLastError();
     res = nvrar_error(NVRAR_ERR_CUDA, "nvrar_comm_destroy: waiting for outstanding work failed: %s", cudaGetErrorString(e));
   }
+  if (res == NVRAR_SUCCESS && !comm->aborted && comm->host_words[0] == 0) res = destroy_barrier(comm);
   int failed = comm->aborted || comm->host_words[0] != 0 || res != NVRAR_SUCCESS;
   if (failed) {
     /* A peer may be gone: no collective call, so destroy cannot hang. NVSHMEM stays up. */

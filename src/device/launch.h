@@ -24,6 +24,7 @@ typedef struct nvrar_device_sync {
   uint32_t seq[NVRAR_MAX_BLOCKS];    /* two-shot barrier count of block b; equal on all ranks */
   uint64_t round[NVRAR_MAX_RING_BLOCKS]; /* ring-family rounds run by block b; equal on all ranks */
   uint64_t xround[NVRAR_MAX_RING_BLOCKS][NVRAR_MAX_WORLD]; /* exchanges block b ran with each peer */
+  float barrier[4];                  /* destroy's one-element all-reduce (a barrier whose waits time out) */
 } nvrar_device_sync_t;
 
 typedef struct nvrar_kernel_args {

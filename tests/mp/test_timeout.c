@@ -4,10 +4,31 @@
  * nvrar_comm_get_async_error and the next call must return NVRAR_ERR_TIMEOUT; then both ranks
  * abort without any collective, so nothing hangs.
  *
+ * With NVRAR_TEST_MISSING=destroy the peer is missing from nvrar_comm_destroy instead: rank 1
+ * never calls it, and rank 0's destroy must return NVRAR_ERR_TIMEOUT after the timeout, torn down
+ * locally, instead of hanging in NVSHMEM's collective teardown.
+ *
  * Run: NVRAR_ALGO=oneshot|twoshot|.. test_timeout -g 2: each algorithm's waits; NVRAR_TEST_BYTES sets
  * the message (default 256 KiB; a multiple of 4). Exit 0/1/77.
  */
 #include "mp.h"
+
+static int missing_from_destroy(nvrar_job_t *job, nvrar_comm_t comm) {
+  int ok = 1;
+  if (job->rank == 0) {
+    double t0 = mp_now();
+    nvrar_result_t r = nvrar_comm_destroy(comm);
+    double waited = mp_now() - t0;
+    printf("  destroy without the peer: %s after %.2f s (%s)\n", nvrar_result_string(r), waited, nvrar_get_last_error());
+    ok = r == NVRAR_ERR_TIMEOUT && waited >= 0.9 && waited < 10 && strstr(nvrar_get_last_error(), "tore down locally");
+  }
+  MP_EXPECT(nvrar_job_barrier(job) == 0);
+  if (job->rank != 0) MP_NVRAR(nvrar_comm_abort(comm));
+  ok = (int)mp_sum(job, (unsigned long long)ok) == job->nranks;
+  if (job->rank == 0) printf("test_timeout: destroy %s\n", ok ? "ok" : "FAILED");
+  nvrar_job_finish(job);
+  return ok ? 0 : 1;
+}
 
 int main(int argc, char **argv) {
   nvrar_job_t job;
@@ -16,6 +37,8 @@ int main(int argc, char **argv) {
   nvrar_config_t config = NVRAR_CONFIG_INITIALIZER;
   config.timeout_seconds = 1.0;
   nvrar_comm_t comm = mp_comm(&job, &config, NULL);
+  const char *missing = getenv("NVRAR_TEST_MISSING");
+  if (missing && !strcmp(missing, "destroy")) return missing_from_destroy(&job, comm);
   cudaStream_t s;
   MP_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   size_t count = 1 << 16; /* 256 KiB of floats */

@@ -102,7 +102,7 @@ static const env_var_t env_vars[] = {
 #undef X
 };
 
-static const char *env_default(const char *name) {
+const char *nvrar_env_default(const char *name) {
   for (size_t i = 0; i < sizeof env_vars / sizeof env_vars[0]; i++)
     if (!strcmp(env_vars[i].name, name)) return env_vars[i].def;
   return NULL;
@@ -113,9 +113,9 @@ static void settings_defaults(nvrar_settings_t *s) {
   memset(s, 0, sizeof *s);
   s->device = -1;
   s->algo = NVRAR_ALGO_AUTO;
-  nvrar_parse_size(env_default("NVRAR_MEMORY_BYTES"), &s->memory_bytes);
-  parse_double(env_default("NVRAR_TIMEOUT"), &s->timeout_seconds);
-  nvrar_parse_size(env_default("NVRAR_HIER_LL_BYTES"), &s->hier_ll_bytes);
+  nvrar_parse_size(nvrar_env_default("NVRAR_MEMORY_BYTES"), &s->memory_bytes);
+  parse_double(nvrar_env_default("NVRAR_TIMEOUT"), &s->timeout_seconds);
+  nvrar_parse_size(nvrar_env_default("NVRAR_HIER_LL_BYTES"), &s->hier_ll_bytes);
 }
 
 static nvrar_result_t settings_from_env(nvrar_env_lookup_fn lookup, nvrar_settings_t *s) {

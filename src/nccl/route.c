@@ -1,0 +1,98 @@
+/* The drop-in's decisions (route.h): pure, no CUDA, no NCCL library; tests/unit/test_dropin.c proves them. */
+#include <string.h>
+
+#include "internal.h"
+#include "nccl/route.h"
+
+const char *dropin_reason_text(dropin_reason_t reason) {
+  static const char *text[DROPIN_NUM_REASONS] = {
+      "served by nvrar",
+      "created inside ncclGroupStart/ncclGroupEnd, which NCCL completes only at the group's end",
+      "a non-blocking communicator (config.blocking = 0 or NCCL_COMM_BLOCKING=0)",
+      "ncclCommInitAll: one process drives several GPUs, and NVSHMEM takes one process per GPU",
+      "a communicator of one rank",
+      "its ranks span more than one host (nvrar across nodes is not yet measured against NCCL there)",
+      "more ranks than nvrar reaches over NVLink in one node",
+      "two of its ranks share a GPU",
+      "a member process already has an NVSHMEM world for another communicator (one per process)",
+      "a member process tore an earlier nvrar communicator down locally (an abort or a late peer), which leaves "
+      "NVSHMEM up there until it exits",
+      "a member refused to take part (its log says why)",
+      "nvrar_comm_init failed on a member (its log says why)",
+      "its nvrar side was aborted or revoked",
+      "the dtype is not float, half or bfloat16",
+      "the op is not sum, max or min",
+      "the message is above NVRAR_NCCL_MAX_BYTES",
+      "more all-reduces in one group than the drop-in holds for the group's end",
+  };
+  return (unsigned)reason < DROPIN_NUM_REASONS ? text[reason] : "unknown reason";
+}
+
+dropin_reason_t dropin_attach_decide(const dropin_member_t *members, int nranks, int max_ranks) {
+  if (nranks < 2) return DROPIN_ONE_RANK;
+  for (int r = 0; r < nranks; r++)
+    if (members[r].refused != DROPIN_SERVED)
+      return members[r].refused > 0 && members[r].refused < DROPIN_NUM_REASONS ? (dropin_reason_t)members[r].refused
+                                                                                : DROPIN_PEER_REFUSED;
+  for (int r = 1; r < nranks; r++)
+    if (members[r].host != members[0].host) return DROPIN_MULTI_NODE;
+  if (nranks > max_ranks) return DROPIN_TOO_MANY_RANKS;
+  for (int r = 0; r < nranks; r++)
+    if (members[r].world != 0) return DROPIN_WORLD_TAKEN;
+  for (int r = 0; r < nranks; r++)
+    for (int s = r + 1; s < nranks; s++)
+      if (members[r].device == members[s].device) return DROPIN_SHARED_DEVICE;
+  return DROPIN_SERVED;
+}
+
+nvrar_result_t dropin_settings_read(const char *(*lookup)(const char *), dropin_settings_t *out) {
+  dropin_settings_t s = {0, 0};
+  nvrar_parse_size(nvrar_env_default("NVRAR_NCCL_MAX_BYTES"), &s.max_bytes);
+  const char *v = lookup("NVRAR_NCCL_DISABLE");
+  if (v && *v) {
+    if (strcmp(v, "0") && strcmp(v, "1"))
+      return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "environment variable NVRAR_NCCL_DISABLE=\"%s\" is invalid: "
+                                                     "expected 0 or 1", v);
+    s.disable = v[0] == '1';
+  }
+  v = lookup("NVRAR_NCCL_MAX_BYTES");
+  if (v && *v && nvrar_parse_size(v, &s.max_bytes))
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "environment variable NVRAR_NCCL_MAX_BYTES=\"%s\" is invalid: "
+                                                   "expected a size such as 64MiB", v);
+  *out = s;
+  return NVRAR_SUCCESS;
+}
+
+dropin_reason_t dropin_route_all_reduce(ncclDataType_t datatype, ncclRedOp_t op, size_t count, size_t max_bytes,
+                                        nvrar_dtype_t *dtype, nvrar_op_t *nvrar_op) {
+  switch (datatype) {
+    case ncclFloat32: *dtype = NVRAR_FLOAT32; break;
+    case ncclFloat16: *dtype = NVRAR_FLOAT16; break;
+    case ncclBfloat16: *dtype = NVRAR_BFLOAT16; break;
+    default: return DROPIN_DTYPE;
+  }
+  switch (op) {
+    case ncclSum: *nvrar_op = NVRAR_SUM; break;
+    case ncclMax: *nvrar_op = NVRAR_MAX; break;
+    case ncclMin: *nvrar_op = NVRAR_MIN; break;
+    default: return DROPIN_OP; /* prod, avg and the ops of ncclRedOpCreatePreMulSum */
+  }
+  if (count > max_bytes / nvrar_dtype_size(*dtype)) return DROPIN_SIZE;
+  return DROPIN_SERVED;
+}
+
+ncclResult_t dropin_nccl_result(nvrar_result_t result) {
+  switch (result) {
+    case NVRAR_SUCCESS: return ncclSuccess;
+    case NVRAR_ERR_INVALID_ARGUMENT: return ncclInvalidArgument;
+    case NVRAR_ERR_INVALID_USAGE:
+    case NVRAR_ERR_UNSUPPORTED:
+    case NVRAR_ERR_VERSION:
+    case NVRAR_ERR_ABORTED: return ncclInvalidUsage;
+    case NVRAR_ERR_CUDA: return ncclUnhandledCudaError;
+    case NVRAR_ERR_TIMEOUT: return ncclRemoteError; /* a peer did not come */
+    case NVRAR_ERR_NVSHMEM:
+    case NVRAR_ERR_OUT_OF_MEMORY: return ncclSystemError;
+    default: return ncclInternalError;
+  }
+}

@@ -1,0 +1,138 @@
+/*
+ * The NCCL drop-in's decisions (src/nccl/route.c) on the CPU: which communicators get an nvrar side,
+ * which all-reduces nvrar serves, the drop-in's settings and NCCL's codes for nvrar's results.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "internal.h"
+#include "nccl/route.h"
+#include "unit.h"
+
+static const char *env_disable, *env_max;
+static const char *lookup(const char *name) {
+  if (!strcmp(name, "NVRAR_NCCL_DISABLE")) return env_disable;
+  if (!strcmp(name, "NVRAR_NCCL_MAX_BYTES")) return env_max;
+  return NULL;
+}
+
+static void test_reason_texts(void) {
+  for (int r = 0; r < DROPIN_NUM_REASONS; r++) {
+    CHECK(dropin_reason_text((dropin_reason_t)r) != NULL && strlen(dropin_reason_text((dropin_reason_t)r)) > 10);
+    for (int s = 0; s < r; s++)
+      CHECK(strcmp(dropin_reason_text((dropin_reason_t)r), dropin_reason_text((dropin_reason_t)s)) != 0);
+  }
+  CHECK(!strcmp(dropin_reason_text(DROPIN_NUM_REASONS), "unknown reason"));
+}
+
+/* n members of one host on devices 0..n-1, none with a world: the case that gets an nvrar side. */
+static void members_ok(dropin_member_t *m, int n) {
+  for (int r = 0; r < n; r++) m[r] = (dropin_member_t){DROPIN_SERVED, r, 0x1234, 0};
+}
+
+static void test_attach(void) {
+  dropin_member_t m[16];
+  for (int n = 2; n <= 8; n++) {
+    members_ok(m, n);
+    CHECK(dropin_attach_decide(m, n, 8) == DROPIN_SERVED);
+  }
+  members_ok(m, 1);
+  CHECK(dropin_attach_decide(m, 1, 8) == DROPIN_ONE_RANK);
+  members_ok(m, 9);
+  CHECK(dropin_attach_decide(m, 9, 8) == DROPIN_TOO_MANY_RANKS);
+  members_ok(m, 4);
+  m[3].host = 0x9999;
+  CHECK(dropin_attach_decide(m, 4, 8) == DROPIN_MULTI_NODE);
+  members_ok(m, 16); /* two hosts of 8: across nodes wins over the rank count */
+  for (int r = 8; r < 16; r++) m[r].host = 0x9999;
+  CHECK(dropin_attach_decide(m, 16, 8) == DROPIN_MULTI_NODE);
+  members_ok(m, 4);
+  m[2].world = 77;
+  CHECK(dropin_attach_decide(m, 4, 8) == DROPIN_WORLD_TAKEN);
+  members_ok(m, 4);
+  m[3].device = 1;
+  CHECK(dropin_attach_decide(m, 4, 8) == DROPIN_SHARED_DEVICE);
+  /* a member's own refusal comes first, whatever else is wrong, and reads the same on every rank */
+  members_ok(m, 4);
+  m[3].host = 0x9999;
+  m[1].refused = DROPIN_SHMEM_STUCK;
+  CHECK(dropin_attach_decide(m, 4, 8) == DROPIN_SHMEM_STUCK);
+  m[0].refused = DROPIN_INIT_FAILED;
+  CHECK(dropin_attach_decide(m, 4, 8) == DROPIN_INIT_FAILED);
+  members_ok(m, 2);
+  m[1].refused = 1000; /* garbage from a peer of another build */
+  CHECK(dropin_attach_decide(m, 2, 8) == DROPIN_PEER_REFUSED);
+  m[1].refused = -3;
+  CHECK(dropin_attach_decide(m, 2, 8) == DROPIN_PEER_REFUSED);
+}
+
+static void test_route(void) {
+  const size_t max = (size_t)64 << 20;
+  for (int t = 0; t < ncclNumTypes; t++) {
+    for (int o = 0; o <= ncclNumOps; o++) { /* ncclNumOps: the first premul-sum op */
+      nvrar_dtype_t dtype = NVRAR_NUM_DTYPES;
+      nvrar_op_t op = NVRAR_NUM_OPS;
+      dropin_reason_t why = dropin_route_all_reduce((ncclDataType_t)t, (ncclRedOp_t)o, 1000, max, &dtype, &op);
+      int float_type = t == ncclFloat32 || t == ncclFloat16 || t == ncclBfloat16;
+      int nvrar_op = o == ncclSum || o == ncclMax || o == ncclMin;
+      CHECK(why == (!float_type ? DROPIN_DTYPE : !nvrar_op ? DROPIN_OP : DROPIN_SERVED));
+      if (why != DROPIN_SERVED) continue;
+      CHECK(dtype == (t == ncclFloat32 ? NVRAR_FLOAT32 : t == ncclFloat16 ? NVRAR_FLOAT16 : NVRAR_BFLOAT16));
+      CHECK(op == (o == ncclSum ? NVRAR_SUM : o == ncclMax ? NVRAR_MAX : NVRAR_MIN));
+    }
+  }
+  nvrar_dtype_t dtype;
+  nvrar_op_t op;
+  CHECK(dropin_route_all_reduce(ncclBfloat16, ncclSum, max / 2, max, &dtype, &op) == DROPIN_SERVED);
+  CHECK(dropin_route_all_reduce(ncclBfloat16, ncclSum, max / 2 + 1, max, &dtype, &op) == DROPIN_SIZE);
+  CHECK(dropin_route_all_reduce(ncclFloat32, ncclMax, max / 4, max, &dtype, &op) == DROPIN_SERVED);
+  CHECK(dropin_route_all_reduce(ncclFloat32, ncclMax, max / 4 + 1, max, &dtype, &op) == DROPIN_SIZE);
+  CHECK(dropin_route_all_reduce(ncclFloat32, ncclSum, SIZE_MAX, max, &dtype, &op) == DROPIN_SIZE);
+  CHECK(dropin_route_all_reduce(ncclFloat16, ncclMin, 0, max, &dtype, &op) == DROPIN_SERVED);
+  CHECK(dropin_route_all_reduce(ncclFloat16, ncclMin, 1, 0, &dtype, &op) == DROPIN_SIZE);
+}
+
+static void test_settings(void) {
+  dropin_settings_t s = {7, 7};
+  env_disable = env_max = NULL;
+  CHECK(dropin_settings_read(lookup, &s) == NVRAR_SUCCESS && s.disable == 0 && s.max_bytes == (size_t)64 << 20);
+  env_disable = "1";
+  env_max = "1MiB";
+  CHECK(dropin_settings_read(lookup, &s) == NVRAR_SUCCESS && s.disable == 1 && s.max_bytes == (size_t)1 << 20);
+  env_disable = "0";
+  env_max = "";
+  CHECK(dropin_settings_read(lookup, &s) == NVRAR_SUCCESS && s.disable == 0 && s.max_bytes == (size_t)64 << 20);
+  const char *bad_disable[] = {"yes", "2", "-1", "1 "};
+  for (size_t i = 0; i < sizeof bad_disable / sizeof bad_disable[0]; i++) {
+    env_disable = bad_disable[i];
+    s = (dropin_settings_t){7, 7};
+    CHECK(dropin_settings_read(lookup, &s) == NVRAR_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(nvrar_last_error_text(), "NVRAR_NCCL_DISABLE") != NULL);
+    CHECK(s.disable == 7 && s.max_bytes == 7); /* untouched */
+  }
+  env_disable = NULL;
+  env_max = "lots";
+  CHECK(dropin_settings_read(lookup, &s) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(nvrar_last_error_text(), "NVRAR_NCCL_MAX_BYTES=\"lots\"") != NULL);
+}
+
+static void test_results(void) {
+  CHECK(dropin_nccl_result(NVRAR_SUCCESS) == ncclSuccess);
+  CHECK(dropin_nccl_result(NVRAR_ERR_INVALID_ARGUMENT) == ncclInvalidArgument);
+  CHECK(dropin_nccl_result(NVRAR_ERR_TIMEOUT) == ncclRemoteError);
+  CHECK(dropin_nccl_result(NVRAR_ERR_CUDA) == ncclUnhandledCudaError);
+  CHECK(dropin_nccl_result(NVRAR_ERR_INTERNAL) == ncclInternalError);
+  for (int r = 1; r < NVRAR_NUM_RESULTS; r++) { /* every failure stays a failure */
+    ncclResult_t n = dropin_nccl_result((nvrar_result_t)r);
+    CHECK(n != ncclSuccess && n != ncclInProgress && n < ncclNumResults);
+  }
+}
+
+int main(void) {
+  test_reason_texts();
+  test_attach();
+  test_route();
+  test_settings();
+  test_results();
+  return unit_finish("test_dropin");
+}

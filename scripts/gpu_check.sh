@@ -11,6 +11,10 @@
 #          each checked on 2 GPUs, torch_check.py under torchrun on 2 and 4 GPUs, the tuner (both seed
 #          command lines) writing a cache the C library then reads, and bench/compare_torch.py
 #          against NCCL and torch symmetric memory with nvrar_perf in the same run
+#   nccl:  the NCCL drop-in: tests/nccl_dropin.sh (a -lnccl program against NCCL, LD_PRELOAD and
+#          LD_LIBRARY_PATH, bitwise) and tests/torch_dropin.sh (torch under LD_PRELOAD, the ctypes load
+#          of vLLM/SGLang) on 2 and 4 GPUs, nvrar_comm_destroy's bounded teardown, then
+#          torch.distributed.all_reduce with and without the drop-in (bench/dropin_torch.py), table last
 #   algos: the put-with-signal algorithms (ring, simple-ring, hier-rd, hier-rhd, exchange) on 2 and 4
 #          GPUs and on the virtual layouts 2x2 and 4x1, then their tables against NCCL (also in full);
 #          ALGOS_ONE_NODE=0 runs only the virtual layouts (for changes that touch only the multi-node paths)
@@ -55,7 +59,7 @@ run() {
   [ $rc -eq 77 ] && verdict=SKIP
   [ $rc -eq 124 ] && verdict="TIMEOUT(${limit}s)"
   [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ $rc -ne 124 ] && verdict="FAIL(rc=$rc)"
-  printf '%-34s %-14s %4ds  %s\n' "$name" "$verdict" $((SECONDS - t0)) "$(grep -E '^(test_|torch_check|  algo|SKIP)' "$LOGS/$name.log" | tail -1 | cut -c1-110)" | tee -a "$summary"
+  printf '%-34s %-14s %4ds  %s\n' "$name" "$verdict" $((SECONDS - t0)) "$(grep -E '^(test_|torch_check|nccl_dropin|torch_dropin|  algo|SKIP)' "$LOGS/$name.log" | tail -1 | cut -c1-110)" | tee -a "$summary"
   [ "$verdict" = PASS ] || [ "$verdict" = SKIP ] || tail -15 "$LOGS/$name.log"
   if [ "$mode" = quick ] && [ "${verdict#TIMEOUT}" != "$verdict" ]; then
     finish  # quick mode spends no more device time after a hang
@@ -153,6 +157,27 @@ if [ "$mode" = python ]; then
   finish
 fi
 
+nccl_suite() { # the NCCL drop-in: correctness on 2 and 4 GPUs, then torch's all-reduce with and without it
+  local n
+  for n in 2 4; do
+    [ "$ngpu" -ge $n ] || continue
+    run "nccl.g$n" 600 sh tests/nccl_dropin.sh $n "$BUILD" "$LOGS/nccl.g$n"
+    run "nccl.torch.g$n" 600 sh tests/torch_dropin.sh $n . "$BUILD" "$LOGS/nccl.torch.g$n"
+  done
+  n=$([ "$ngpu" -ge 4 ] && echo 4 || echo 2)
+  run "bench.nccl.g$n" 300 torchrun --nproc_per_node=$n bench/dropin_torch.py --label nccl --out "$LOGS"
+  LD_PRELOAD="$PWD/$BUILD/lib/libnvrar_nccl.so" run "bench.dropin.g$n" 300 torchrun --nproc_per_node=$n \
+    bench/dropin_torch.py --label dropin --out "$LOGS"
+  python3 bench/dropin_torch.py --table "$LOGS/dropin_torch_nccl_w$n.json" "$LOGS/dropin_torch_dropin_w$n.json" |
+    tee "$LOGS/dropin_torch_w$n.md"
+}
+
+if [ "$mode" = nccl ]; then
+  NVRAR_TEST_MISSING=destroy run "timeout.destroy.g2" 60 "$bin/test_timeout" -g 2
+  nccl_suite
+  finish
+fi
+
 ring_algos="ring simple-ring hier-rd hier-rhd"
 algos_suite() { # tests and tables of the put-with-signal algorithms (ALGOS_ONE_NODE=0: virtual layouts only)
   local replays=${NVRAR_TEST_REPLAYS:-20000} n layout algo ns="2 4"
@@ -225,6 +250,7 @@ if [ "$mode" != bench ]; then
   for algo in oneshot twoshot; do
     NVRAR_ALGO=$algo run "timeout.$algo.g2" 60 "$bin/test_timeout" -g 2
   done
+  NVRAR_TEST_MISSING=destroy run "timeout.destroy.g2" 60 "$bin/test_timeout" -g 2
   # the Python package under torchrun: nvrar.Communicator against NCCL (python/tests/gpu/torch_check.py)
   if python3 -c "import torch" 2>/dev/null; then
     for n in 2 4; do
@@ -257,6 +283,7 @@ if [ "$mode" != tests ]; then
   python3 scripts/perf_table.py compare "$LOGS"
 fi
 if [ "$mode" = full ]; then
+  nccl_suite
   algos_suite
   echo
   echo "== forced algorithms on 4 GPUs and the 2x2 and 4x1 virtual layouts vs NCCL, bf16, graph, us per call"

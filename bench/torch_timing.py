@@ -1,0 +1,76 @@
+"""How the torch benchmarks time a collective (bench/compare_torch.py, bench/dropin_torch.py), the way
+nvrar_perf does: CUDA events around graph replays or eager calls, ranks lined up first, medians."""
+import time
+
+import torch
+import torch.distributed as dist
+
+
+def graph_us(fn, iters=20, launches=20, reps=5):
+    """Like nvrar_perf -n 20 -G 20: a graph of `iters` calls replayed `launches` times back to back
+    between two events, ranks lined up once before; the median of `reps` such runs."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            fn()
+    torch.cuda.current_stream().wait_stream(side)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        for _ in range(iters):
+            fn()
+    g.replay()
+    times = []
+    for _ in range(reps):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        torch.cuda.synchronize()
+        dist.barrier()
+        torch.cuda.synchronize()
+        a.record()
+        for _ in range(launches):
+            g.replay()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b) * 1000 / (iters * launches))
+    return sorted(times)[reps // 2]
+
+
+def eager_us(fn, iters=50):
+    for _ in range(5):
+        fn()
+    torch.cuda.synchronize()
+    dist.barrier()
+    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    a.record()
+    for _ in range(iters):
+        fn()
+    b.record()
+    b.synchronize()
+    return a.elapsed_time(b) * 1000 / iters
+
+
+def host_us(fn, iters=200):
+    """Host time to enqueue one call (the CPU cost an eager serving loop pays), median of 5 runs."""
+    runs = []
+    for _ in range(5):
+        torch.cuda.synchronize()
+        dist.barrier()
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            fn()
+        runs.append((time.perf_counter() - t0) * 1e6 / iters)
+        torch.cuda.synchronize()
+    return sorted(runs)[2]
+
+
+def slowest(value):
+    t = torch.tensor([value], dtype=torch.float64, device="cuda")
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return float(t.item())
+
+
+def mean(value):
+    """Mean over ranks: what nvrar_perf reports, so the two compare like for like."""
+    t = torch.tensor([value], dtype=torch.float64, device="cuda")
+    dist.all_reduce(t)
+    return float(t.item()) / dist.get_world_size()

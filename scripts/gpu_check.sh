@@ -161,8 +161,8 @@ nccl_suite() { # the NCCL drop-in: correctness on 2 and 4 GPUs, then torch's all
   local n
   for n in 2 4; do
     [ "$ngpu" -ge $n ] || continue
-    run "nccl.g$n" 600 sh tests/nccl_dropin.sh $n "$BUILD" "$LOGS/nccl.g$n"
-    run "nccl.torch.g$n" 600 sh tests/torch_dropin.sh $n . "$BUILD" "$LOGS/nccl.torch.g$n"
+    run "nccl.g$n" 300 sh tests/nccl_dropin.sh $n "$BUILD" "$LOGS/nccl.g$n"
+    run "nccl.torch.g$n" 400 sh tests/torch_dropin.sh $n . "$BUILD" "$LOGS/nccl.torch.g$n"
   done
   n=$([ "$ngpu" -ge 4 ] && echo 4 || echo 2)
   run "bench.nccl.g$n" 300 torchrun --nproc_per_node=$n bench/dropin_torch.py --label nccl --out "$LOGS"

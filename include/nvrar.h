@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #define NVRAR_MAJOR 0
-#define NVRAR_MINOR 3
+#define NVRAR_MINOR 4
 #define NVRAR_PATCH 0
 /* One integer that orders versions: 1000 * (100 * major + minor) + patch. */
 #define NVRAR_VERSION_CODE(major, minor, patch) ((major) * 100000 + (minor) * 1000 + (patch))
@@ -147,6 +147,8 @@ NVRAR_API nvrar_result_t nvrar_comm_init(nvrar_comm_t *comm, int nranks, nvrar_u
  * aborted, or whose peers did not all reach destroy within the timeout (NVRAR_ERR_TIMEOUT), is torn
  * down locally, without NVSHMEM's collective finalize, so destroy cannot hang on a lost peer;
  * NVSHMEM then stays initialised in this process and a new communicator needs a new process.
+ * A world with live sub-communicators gives NVRAR_ERR_INVALID_USAGE; a sub-communicator's destroy is
+ * local.
  */
 NVRAR_API nvrar_result_t nvrar_comm_destroy(nvrar_comm_t comm);
 
@@ -172,6 +174,35 @@ NVRAR_API nvrar_result_t nvrar_comm_device(nvrar_comm_t comm, int *device);
  * NVSHMEM put-with-signal, as between hosts). Ranks are laid out node-major.
  */
 NVRAR_API nvrar_result_t nvrar_comm_local_size(nvrar_comm_t comm, int *local_size);
+
+/*
+ * Sub-communicators: a communicator over some ranks of one node of a world communicator (one from
+ * nvrar_comm_init), sharing its NVSHMEM world, created by those ranks alone: the world's other ranks
+ * take no part. Its staging is one of the world's NVRAR_SUB_SLOTS reserved slots, and the caller
+ * chooses which, the same on every member (for example the lowest slot free on all of them: see
+ * nvrar_comm_split_slots). One-shot and two-shot only (a forced put-with-signal algorithm falls
+ * back to AUTO); messages above 256 KiB (one-shot) or 4 MiB (two-shot) go in pieces.
+ */
+#define NVRAR_SUB_SLOTS 4
+
+/*
+ * Collective over the members: *comm becomes rank r of a communicator of nranks ranks, where
+ * world_ranks[r] == this rank's rank in world; every member passes the same world_ranks (ranks of
+ * world on this rank's node, each once) and the same slot, free on every member. Local otherwise: no
+ * barrier, no NVSHMEM call; an all-reduce on it may start as soon as every member has returned.
+ * Destroy it (nvrar_comm_destroy, then local) before its world; nvrar_comm_abort of the world aborts
+ * it too. nvrar_malloc and nvrar_exchange belong to the world.
+ * Errors: NVRAR_ERR_INVALID_ARGUMENT (ranks, slot), NVRAR_ERR_INVALID_USAGE (slot taken on this
+ * rank), NVRAR_ERR_UNSUPPORTED (world is itself a sub-communicator), NVRAR_ERR_CUDA.
+ */
+NVRAR_API nvrar_result_t nvrar_comm_split(nvrar_comm_t world, int nranks, const int *world_ranks, int slot,
+                                          nvrar_comm_t *comm);
+
+/*
+ * Local: bit s of *free_slots is set when slot s of world is free on this rank (no live
+ * sub-communicator there, none left unusable by a failed one).
+ */
+NVRAR_API nvrar_result_t nvrar_comm_split_slots(nvrar_comm_t world, unsigned *free_slots);
 
 /*
  * Collective (every rank, same bytes, same order): a buffer in NVSHMEM's symmetric heap.

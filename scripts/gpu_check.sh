@@ -242,6 +242,9 @@ if [ "$mode" != bench ]; then
     NVRAR_TEST_REPLAYS=$replays run "graph.auto.g3" 150 "$bin/test_graph" -g 3
   fi
   run "allreduce.auto.g1" 150 "$bin/test_allreduce" -g 1
+  for n in 2 3 4; do # sub-communicators beside their world
+    [ "$ngpu" -ge $n ] && run "split.g$n" 150 "$bin/test_split" -g $n
+  done
   # a tuned file that switches algorithm and launch shape per size range (docs/tuning.md)
   for n in 2 4; do
     [ "$ngpu" -ge $n ] || continue

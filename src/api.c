@@ -59,6 +59,8 @@ static nvrar_result_t uid_unpack(const nvrar_unique_id_t *id, char shmem_id[NVRA
   return NVRAR_SUCCESS;
 }
 
+static nvrar_result_t check_healthy(nvrar_comm_t comm, const char *fn);
+
 /* ---- communicator handles ---- */
 static nvrar_result_t check_comm(nvrar_comm_t comm, const char *fn) {
   if (!comm) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "%s: comm is NULL", fn);
@@ -80,6 +82,22 @@ nvrar_result_t nvrar_comm_init(nvrar_comm_t *comm, int nranks, nvrar_unique_id_t
   nvrar_settings_t settings;
   NVRAR_CHECK(nvrar_settings_resolve(config, NULL, &settings));
   return nvrar_comm_create(comm, nranks, shmem_id, rank, &settings);
+}
+
+nvrar_result_t nvrar_comm_split(nvrar_comm_t world, int nranks, const int *world_ranks, int slot,
+                                nvrar_comm_t *comm) {
+  NVRAR_CHECK(check_comm(world, "nvrar_comm_split"));
+  if (!world_ranks || !comm)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_split: %s is NULL", !comm ? "comm" : "world_ranks");
+  NVRAR_CHECK(check_healthy(world, "nvrar_comm_split"));
+  return nvrar_comm_split_impl(world, nranks, world_ranks, slot, comm);
+}
+
+nvrar_result_t nvrar_comm_split_slots(nvrar_comm_t world, unsigned *free_slots) {
+  NVRAR_CHECK(check_comm(world, "nvrar_comm_split_slots"));
+  if (!free_slots) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_split_slots: free_slots is NULL");
+  *free_slots = nvrar_comm_free_slots(world);
+  return NVRAR_SUCCESS;
 }
 
 nvrar_result_t nvrar_comm_destroy(nvrar_comm_t comm) {

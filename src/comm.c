@@ -28,16 +28,31 @@
     }                                                                                               \
   } while (0)
 
-/* ---- registry of live communicators (NVSHMEM allows one world per process) ---- */
+/*
+ * ---- registry of live communicators: at most one world (NVSHMEM has one per process) and its
+ * sub-communicators ----
+ */
+enum { MAX_LIVE = 1 + NVRAR_SUB_SLOTS };
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static nvrar_comm_t live_comm;
+static nvrar_comm_t live[MAX_LIVE];
 static int shmem_initialized; /* NVSHMEM is up in this process (also after an abort) */
 
 int nvrar_comm_is_live(nvrar_comm_t comm) {
+  int found = 0;
   pthread_mutex_lock(&registry_lock);
-  int live = comm && comm == live_comm;
+  for (int i = 0; i < MAX_LIVE && comm && !found; i++) found = live[i] == comm;
   pthread_mutex_unlock(&registry_lock);
-  return live;
+  return found;
+}
+
+/* Under registry_lock. A free place always exists: one world plus at most NVRAR_SUB_SLOTS children. */
+static void registry_add_locked(nvrar_comm_t comm) {
+  for (int i = 0; i < MAX_LIVE; i++) {
+    if (!live[i]) {
+      live[i] = comm;
+      return;
+    }
+  }
 }
 
 /*
@@ -53,6 +68,17 @@ int nvrar_comm_is_live(nvrar_comm_t comm) {
 #define HEAP_ALIGN ((size_t)2 << 20)
 
 static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
+
+/*
+ * The area of the direct algorithms (one-shot, two-shot) for n ranks: barrier flags, one-shot's cells
+ * (2 parities x n sources x piece, each 8 data bytes in a 16-byte cell) and two-shot's scatter and
+ * gather slots.
+ */
+static void direct_layout(int n, const nvrar_capacity_t *cap, size_t *flags, size_t *cells, size_t *stage) {
+  *flags = round_up(2 * NVRAR_MAX_BLOCKS * NVRAR_MAX_RANKS * sizeof(uint32_t), 4096);
+  *cells = 2 * (size_t)n * cap->oneshot_packs * 2 * NVRAR_LL_CELL_BYTES;
+  *stage = 2 * (size_t)n * cap->slice_packs * NVRAR_PACK_BYTES;
+}
 
 /* Sizes of the staging areas for this budget and rank count. */
 static void plan_heap(const nvrar_settings_t *s, int nranks, size_t *heap_bytes, nvrar_capacity_t *cap,
@@ -71,10 +97,32 @@ static void plan_heap(const nvrar_settings_t *s, int nranks, size_t *heap_bytes,
   *ring_bytes = 2 * NVRAR_MAX_RING_BLOCKS * cap->region_packs * NVRAR_PACK_BYTES;
   cap->oneshot_packs = piece / NVRAR_PACK_BYTES;
   cap->slice_packs = stage / NVRAR_PACK_BYTES / (size_t)nranks;
-  *flags_bytes = round_up(2 * NVRAR_MAX_BLOCKS * NVRAR_MAX_RANKS * sizeof(uint32_t), 4096);
-  *cells_bytes = 2 * (size_t)nranks * cap->oneshot_packs * 2 * NVRAR_LL_CELL_BYTES;
-  *stage_bytes = 2 * (size_t)nranks * cap->slice_packs * NVRAR_PACK_BYTES; /* scatter + gather slots */
+  direct_layout(nranks, cap, flags_bytes, cells_bytes, stage_bytes);
   *heap_bytes = round_up(avail, HEAP_ALIGN);
+}
+
+/*
+ * Sub-communicators (nvrar_comm_split) take no NVSHMEM call, so their staging is reserved in the
+ * world's allocation: NVRAR_SUB_SLOTS slots after it, each a [flags][cells][staging] area for up to
+ * the world's ranks per node, in addition to the memory budget. Smaller than the world's own (larger
+ * messages go in pieces): a 256 KiB one-shot piece and 4 MiB of two-shot staging per set.
+ */
+#define SUB_ONESHOT_PIECE_BYTES ((size_t)256 << 10)
+#define SUB_TWOSHOT_STAGE_BYTES ((size_t)4 << 20)
+
+static void sub_capacity(int nranks, nvrar_capacity_t *cap) {
+  memset(cap, 0, sizeof *cap); /* region_packs 0: no put-with-signal staging, one-shot and two-shot only */
+  cap->oneshot_packs = SUB_ONESHOT_PIECE_BYTES / NVRAR_PACK_BYTES;
+  cap->slice_packs = SUB_TWOSHOT_STAGE_BYTES / NVRAR_PACK_BYTES / (size_t)nranks;
+}
+
+static size_t sub_slot_bytes(int world_ranks) {
+  int n = world_ranks < NVRAR_MAX_RANKS ? world_ranks : NVRAR_MAX_RANKS;
+  nvrar_capacity_t cap;
+  size_t flags, cells, stage;
+  sub_capacity(n, &cap);
+  direct_layout(n, &cap, &flags, &cells, &stage);
+  return round_up(flags + cells + stage, 4096);
 }
 
 /* Set an NVSHMEM variable unless the user already did: the user's choice always wins. */
@@ -199,18 +247,65 @@ static void set_ring_args(nvrar_kernel_args_t *a, const nvrar_topo_t *t, uint64_
   }
 }
 
+/* The device-side state (epochs, host-mapped error words) and the kernel arguments all algorithms share. */
+static nvrar_result_t device_state(nvrar_comm_t comm) {
+  nvrar_result_t res = NVRAR_SUCCESS;
+  int *dev_words = NULL;
+  CUDA_TRY(cudaMalloc((void **)&comm->sync, sizeof(nvrar_device_sync_t)), res, done);
+  CUDA_TRY(cudaMemset(comm->sync, 0, sizeof(nvrar_device_sync_t)), res, done);
+  CUDA_TRY(cudaHostAlloc((void **)&comm->host_words, 2 * sizeof(int), cudaHostAllocMapped), res, done);
+  comm->host_words[0] = comm->host_words[1] = 0;
+  CUDA_TRY(cudaHostGetDevicePointer((void **)&dev_words, comm->host_words, 0), res, done);
+  nvrar_kernel_args_t base;
+  memset(&base, 0, sizeof base);
+  base.rank = comm->rank;
+  base.nranks = comm->nranks;
+  base.sync = comm->sync;
+  base.error = dev_words;
+  base.abort_flag = dev_words + 1;
+  base.timeout_ns = (uint64_t)(comm->settings.timeout_seconds * 1e9);
+  comm->oneshot_args = base;
+  comm->twoshot_args = base;
+  comm->ring_args = base;
+done:
+  return res; /* the caller's fail path releases what was allocated */
+}
+
+/*
+ * One-shot's and two-shot's pointers to every rank's [flags][cells][staging] area: `area` is this
+ * rank's (symmetric), pes[r] the NVSHMEM PE of rank r, reached through NVLink (nvshmem_ptr).
+ */
+static nvrar_result_t set_direct_args(nvrar_comm_t comm, char *area, const int *pes, const char *fn) {
+  size_t flags, cells, stage;
+  direct_layout(comm->nranks, &comm->capacity, &flags, &cells, &stage);
+  comm->oneshot_args.slice_cap = comm->capacity.oneshot_packs;
+  comm->twoshot_args.slice_cap = comm->capacity.slice_packs;
+  for (int r = 0; r < comm->nranks; r++) {
+    char *peer = nvrar_shmem_ptr(area, pes[r]);
+    if (!peer)
+      return nvrar_error(NVRAR_ERR_UNSUPPORTED, "%s: rank %d cannot reach rank %d's memory directly (no NVLink or P2P "
+                                                "path)", fn, comm->rank, r);
+    comm->oneshot_args.flags[r] = comm->twoshot_args.flags[r] = (uint32_t *)peer;
+    comm->oneshot_args.stage[r] = peer + flags;
+    comm->twoshot_args.stage[r] = peer + flags + cells;
+  }
+  return NVRAR_SUCCESS;
+}
+
 nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shmem_id, int rank,
                                  const nvrar_settings_t *settings) {
   nvrar_result_t res = NVRAR_SUCCESS;
   double t0 = now_seconds();
   pthread_mutex_lock(&registry_lock);
-  if (live_comm || shmem_initialized) {
+  if (shmem_initialized) {
+    int world_live = 0;
+    for (int i = 0; i < MAX_LIVE; i++) world_live |= live[i] != NULL;
     pthread_mutex_unlock(&registry_lock);
     return nvrar_error(NVRAR_ERR_UNSUPPORTED,
-                       live_comm ? "nvrar_comm_init: this process already has a communicator; NVSHMEM has one world "
-                                   "per process, destroy it first"
-                                 : "nvrar_comm_init: an aborted communicator left NVSHMEM initialised in this "
-                                   "process; a new one needs a new process");
+                       world_live ? "nvrar_comm_init: this process already has a communicator; NVSHMEM has one world "
+                                    "per process: destroy it first, or nvrar_comm_split it"
+                                  : "nvrar_comm_init: an aborted communicator left NVSHMEM initialised in this "
+                                    "process; a new one needs a new process");
   }
   shmem_initialized = 1; /* claimed; cleared again below if init fails before NVSHMEM is up */
   pthread_mutex_unlock(&registry_lock);
@@ -241,6 +336,8 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   size_t flags_bytes, cells_bytes, stage_bytes, ring_bytes;
   plan_heap(settings, nranks, &comm->heap_bytes, &comm->capacity, &flags_bytes, &cells_bytes, &stage_bytes,
             &ring_bytes);
+  comm->slot_bytes = sub_slot_bytes(nranks);
+  comm->heap_bytes += round_up(NVRAR_SUB_SLOTS * comm->slot_bytes, HEAP_ALIGN);
   char heap_text[32];
   snprintf(heap_text, sizeof heap_text, "%zu", comm->heap_bytes);
   shmem_default_env("NVSHMEM_SYMMETRIC_SIZE", heap_text);
@@ -276,7 +373,8 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   comm->local_size = comm->topo.gpus;
   load_tuned(comm);
 
-  size_t used = flags_bytes + cells_bytes + stage_bytes + ring_bytes + 2 * SIGNALS_BYTES;
+  comm->slots_offset = flags_bytes + cells_bytes + stage_bytes + ring_bytes + 2 * SIGNALS_BYTES;
+  size_t used = comm->slots_offset + NVRAR_SUB_SLOTS * comm->slot_bytes;
   comm->heap = nvrar_shmem_calloc(used);
   if (!comm->heap) {
     res = nvrar_error(NVRAR_ERR_OUT_OF_MEMORY,
@@ -288,40 +386,14 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   CUDA_TRY(cudaDeviceSynchronize(), res, fail);
   nvrar_shmem_barrier_all(); /* every rank's staging is zeroed before anyone writes into it */
 
-  CUDA_TRY(cudaMalloc((void **)&comm->sync, sizeof(nvrar_device_sync_t)), res, fail);
-  CUDA_TRY(cudaMemset(comm->sync, 0, sizeof(nvrar_device_sync_t)), res, fail);
-  CUDA_TRY(cudaHostAlloc((void **)&comm->host_words, 2 * sizeof(int), cudaHostAllocMapped), res, fail);
-  comm->host_words[0] = comm->host_words[1] = 0;
-  int *dev_words = NULL;
-  CUDA_TRY(cudaHostGetDevicePointer((void **)&dev_words, comm->host_words, 0), res, fail);
-
-  nvrar_kernel_args_t base;
-  memset(&base, 0, sizeof base);
-  base.rank = rank;
-  base.nranks = nranks;
-  base.sync = comm->sync;
-  base.error = dev_words;
-  base.abort_flag = dev_words + 1;
-  base.timeout_ns = (uint64_t)(settings->timeout_seconds * 1e9);
-  comm->oneshot_args = base;
-  comm->twoshot_args = base;
-  comm->ring_args = base;
+  NVRAR_CHECK_GOTO(device_state(comm), res, fail);
   set_ring_args(&comm->ring_args, &comm->topo, comm->capacity.region_packs,
                 (char *)comm->heap + flags_bytes + cells_bytes + stage_bytes, ring_bytes);
   comm->capacity.cells_packs = comm->ring_args.cells_packs;
-  comm->oneshot_args.slice_cap = comm->capacity.oneshot_packs;
-  comm->twoshot_args.slice_cap = comm->capacity.slice_packs;
-  char *heap = comm->heap;
-  for (int pe = 0; pe < nranks && comm->topo.nodes == 1; pe++) { /* one-shot, two-shot: one node only */
-    char *peer = nvrar_shmem_ptr(heap, pe);
-    if (!peer) {
-      res = nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_comm_init: rank %d cannot reach rank %d's memory directly "
-                                               "(no NVLink or P2P path)", rank, pe);
-      goto fail;
-    }
-    comm->oneshot_args.flags[pe] = comm->twoshot_args.flags[pe] = (uint32_t *)peer;
-    comm->oneshot_args.stage[pe] = peer + flags_bytes;
-    comm->twoshot_args.stage[pe] = peer + flags_bytes + cells_bytes;
+  if (comm->topo.nodes == 1) { /* one-shot, two-shot: one node only */
+    int pes[NVRAR_MAX_RANKS];
+    for (int pe = 0; pe < nranks; pe++) pes[pe] = pe;
+    NVRAR_CHECK_GOTO(set_direct_args(comm, comm->heap, pes, "nvrar_comm_init"), res, fail);
   }
 
   CUDA_TRY(cudaMemGetInfo(&free_after, &total), res, fail);
@@ -340,7 +412,7 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
              (unsigned long long)(comm->capacity.slice_packs * NVRAR_PACK_BYTES) >> 10);
 
   pthread_mutex_lock(&registry_lock);
-  live_comm = comm;
+  registry_add_locked(comm);
   pthread_mutex_unlock(&registry_lock);
   *out = comm;
   return NVRAR_SUCCESS;
@@ -360,8 +432,9 @@ fail:
 
 static void registry_drop(nvrar_comm_t comm, int shmem_still_up) {
   pthread_mutex_lock(&registry_lock);
-  if (live_comm == comm) live_comm = NULL;
-  shmem_initialized = shmem_still_up;
+  for (int i = 0; i < MAX_LIVE; i++)
+    if (live[i] == comm) live[i] = NULL;
+  if (!comm->parent) shmem_initialized = shmem_still_up;
   pthread_mutex_unlock(&registry_lock);
 }
 
@@ -387,12 +460,122 @@ done:
   return res;
 }
 
+/* ---- sub-communicators ---- */
+nvrar_result_t nvrar_comm_split_impl(nvrar_comm_t world, int nranks, const int *world_ranks, int slot,
+                                     nvrar_comm_t *out) {
+  nvrar_result_t res = NVRAR_SUCCESS;
+  if (world->parent)
+    return nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_comm_split: comm is itself a sub-communicator; split its world");
+  if (slot < 0 || slot >= NVRAR_SUB_SLOTS)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_split: slot %d is outside 0-%d", slot, NVRAR_SUB_SLOTS - 1);
+  int node = world->rank / world->topo.gpus, rank = -1;
+  if (nranks < 1 || nranks > world->topo.gpus)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_split: %d ranks; a sub-communicator has 1-%d, the ranks "
+                                                   "of one node of its world", nranks, world->topo.gpus);
+  for (int r = 0; r < nranks; r++) {
+    int w = world_ranks[r];
+    if (w < 0 || w >= world->nranks || w / world->topo.gpus != node)
+      return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_split: world rank %d is not on this rank's node "
+                                                     "(ranks %d-%d)", w, node * world->topo.gpus,
+                         (node + 1) * world->topo.gpus - 1);
+    for (int q = 0; q < r; q++)
+      if (world_ranks[q] == w)
+        return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_split: world rank %d is listed twice", w);
+    if (w == world->rank) rank = r;
+  }
+  if (rank < 0)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_split: this rank (%d of the world) is not among the "
+                                                   "%d ranks", world->rank, nranks);
+  unsigned bit = 1u << slot;
+  pthread_mutex_lock(&registry_lock);
+  unsigned taken = (world->slots_used | world->slots_dead) & bit;
+  if (!taken) world->slots_used |= bit;
+  pthread_mutex_unlock(&registry_lock);
+  if (taken)
+    return nvrar_error(NVRAR_ERR_INVALID_USAGE, "nvrar_comm_split: slot %d is %s", slot,
+                       world->slots_dead & bit ? "unusable: a sub-communicator there failed and its peers may still "
+                                                 "write into it" : "in use by a live sub-communicator");
+  nvrar_comm_t comm = calloc(1, sizeof *comm);
+  if (!comm) {
+    res = nvrar_error(NVRAR_ERR_OUT_OF_MEMORY, "nvrar_comm_split: out of host memory");
+    goto fail;
+  }
+  comm->rank = rank;
+  comm->nranks = nranks;
+  comm->device = world->device;
+  comm->settings = world->settings;
+  if (nvrar_algo_multinode(comm->settings.algo)) comm->settings.algo = NVRAR_ALGO_AUTO; /* no put-with-signal staging */
+  sub_capacity(nranks, &comm->capacity);
+  comm->topo = (nvrar_topo_t){nranks, 1, nranks, NVRAR_NET_NVLINK};
+  comm->local_size = nranks;
+  comm->parent = world;
+  comm->slot = slot;
+  comm->heap = (char *)world->heap + world->slots_offset + (size_t)slot * world->slot_bytes;
+  CUDA_TRY(cudaSetDevice(comm->device), res, fail);
+  NVRAR_CHECK_GOTO(device_state(comm), res, fail);
+  NVRAR_CHECK_GOTO(set_direct_args(comm, comm->heap, world_ranks, "nvrar_comm_split"), res, fail);
+  load_tuned(comm);
+  pthread_mutex_lock(&registry_lock);
+  world->children++;
+  registry_add_locked(comm);
+  pthread_mutex_unlock(&registry_lock);
+  NVRAR_INFO(NVRAR_SUBSYS_INIT, "sub-communicator in slot %d: rank %d of %d (world rank %d)", slot, rank, nranks,
+             world->rank);
+  *out = comm;
+  return NVRAR_SUCCESS;
+fail:
+  if (comm) {
+    comm_release_local(comm);
+    free(comm);
+  }
+  pthread_mutex_lock(&registry_lock);
+  world->slots_used &= ~bit;
+  pthread_mutex_unlock(&registry_lock);
+  return res;
+}
+
+unsigned nvrar_comm_free_slots(nvrar_comm_t world) {
+  pthread_mutex_lock(&registry_lock);
+  unsigned busy = world->parent ? ~0u : world->slots_used | world->slots_dead;
+  pthread_mutex_unlock(&registry_lock);
+  return ~busy & ((1u << NVRAR_SUB_SLOTS) - 1);
+}
+
+/*
+ * Local. Once this rank's last all-reduce on it has completed, no peer writes into its part of the slot
+ * again (each of its waits needed the peers' writes first), so that part is zeroed here and the slot
+ * is clean for the next sub-communicator. After a failure a peer may still write: the slot is retired.
+ */
+static nvrar_result_t child_destroy(nvrar_comm_t comm, nvrar_result_t res) {
+  nvrar_comm_t world = comm->parent;
+  int failed = comm->aborted || comm->host_words[0] != 0 || res != NVRAR_SUCCESS;
+  if (!failed && (cudaMemset(comm->heap, 0, world->slot_bytes) != cudaSuccess || cudaDeviceSynchronize() != cudaSuccess)) {
+    cudaError_t e = cudaGetLastError();
+    res = nvrar_error(NVRAR_ERR_CUDA, "nvrar_comm_destroy: clearing the sub-communicator's slot failed: %s",
+                      cudaGetErrorString(e));
+    failed = 1;
+  }
+  pthread_mutex_lock(&registry_lock);
+  world->slots_used &= ~(1u << comm->slot);
+  if (failed) world->slots_dead |= 1u << comm->slot;
+  world->children--;
+  pthread_mutex_unlock(&registry_lock);
+  comm_release_local(comm);
+  registry_drop(comm, 1);
+  free(comm);
+  return res;
+}
+
 nvrar_result_t nvrar_comm_destroy_impl(nvrar_comm_t comm) {
   nvrar_result_t res = NVRAR_SUCCESS;
+  if (!comm->parent && comm->children && !comm->aborted)
+    return nvrar_error(NVRAR_ERR_INVALID_USAGE, "nvrar_comm_destroy: %d sub-communicators of this communicator are "
+                                                "live; destroy them first", comm->children);
   if (cudaSetDevice(comm->device) != cudaSuccess || cudaDeviceSynchronize() != cudaSuccess) {
     cudaError_t e = cudaGetLastError();
     res = nvrar_error(NVRAR_ERR_CUDA, "nvrar_comm_destroy: waiting for outstanding work failed: %s", cudaGetErrorString(e));
   }
+  if (comm->parent) return child_destroy(comm, res);
   if (res == NVRAR_SUCCESS && !comm->aborted && comm->host_words[0] == 0) res = destroy_barrier(comm);
   int failed = comm->aborted || comm->host_words[0] != 0 || res != NVRAR_SUCCESS;
   if (failed) {
@@ -415,6 +598,13 @@ nvrar_result_t nvrar_comm_destroy_impl(nvrar_comm_t comm) {
 }
 
 nvrar_result_t nvrar_comm_abort_impl(nvrar_comm_t comm) {
+  /* A world takes its sub-communicators down with it: they work in its staging. */
+  for (int i = 0; i < MAX_LIVE && !comm->parent && comm->children; i++) {
+    pthread_mutex_lock(&registry_lock);
+    nvrar_comm_t child = live[i] && live[i]->parent == comm ? live[i] : NULL;
+    pthread_mutex_unlock(&registry_lock);
+    if (child) nvrar_comm_abort_impl(child);
+  }
   comm->aborted = 1;
   /* Running kernels see this after at most ~1 ms of waiting and return; later ones return at once,
    * so the synchronisation in destroy ends without any peer. */
@@ -429,6 +619,9 @@ nvrar_result_t nvrar_comm_async_error(nvrar_comm_t comm) {
 }
 
 nvrar_result_t nvrar_comm_malloc(nvrar_comm_t comm, size_t bytes, void **ptr) {
+  if (comm->parent)
+    return nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_malloc: symmetric memory comes from the world communicator (every "
+                                              "rank of it allocates); call it there");
   int slot = -1;
   for (int i = 0; i < NVRAR_MAX_USER_BUFFERS && slot < 0; i++)
     if (!comm->user_buffers[i]) slot = i;
@@ -519,6 +712,9 @@ enum { EXCHANGE_BLOCK_BYTES = 256 << 10, EXCHANGE_THREADS = 512 };
 
 nvrar_result_t nvrar_comm_exchange(nvrar_comm_t comm, const void *sendbuf, void *recvbuf, size_t bytes, int peer,
                                    void *stream) {
+  if (comm->parent)
+    return nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_exchange: a sub-communicator has no put-with-signal staging; use "
+                                              "its world");
   if (peer < 0 || peer >= comm->nranks || peer == comm->rank)
     return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_exchange: peer %d is not another rank of 0-%d", peer,
                        comm->nranks - 1);

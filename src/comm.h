@@ -27,6 +27,15 @@ struct nvrar_comm {
   nvrar_kernel_args_t ring_args;   /* ring family and exchange */
   nvrar_topo_t topo;
   nvrar_tuned_table_t tuned[NVRAR_NUM_DTYPES]; /* tuned files of this world size, per dtype; empty: none */
+  /* Sub-communicators (nvrar_comm_split): a world keeps NVRAR_SUB_SLOTS staging slots after its own,
+   * a child works in one of them and points at its world. Slot masks change under the registry lock. */
+  size_t slots_offset;   /* world: where slot 0 starts in heap */
+  size_t slot_bytes;     /* world: one slot */
+  unsigned slots_used;   /* world: slots of live children */
+  unsigned slots_dead;   /* world: slots of children that failed (aborted, timed out): peers may still write there */
+  int children;          /* world: live children */
+  nvrar_comm_t parent;   /* child: its world; NULL for a world */
+  int slot;              /* child: its slot */
   /* nvrar_malloc'd buffers, so destroy can free what the user forgot and nvrar_free can check. */
   void *user_buffers[NVRAR_MAX_USER_BUFFERS];
   size_t user_bytes[NVRAR_MAX_USER_BUFFERS];
@@ -37,6 +46,9 @@ int nvrar_comm_is_live(nvrar_comm_t comm);
 
 nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shmem_id, int rank,
                                  const nvrar_settings_t *settings);
+nvrar_result_t nvrar_comm_split_impl(nvrar_comm_t world, int nranks, const int *world_ranks, int slot,
+                                     nvrar_comm_t *out);
+unsigned nvrar_comm_free_slots(nvrar_comm_t world);
 nvrar_result_t nvrar_comm_destroy_impl(nvrar_comm_t comm);
 nvrar_result_t nvrar_comm_abort_impl(nvrar_comm_t comm);
 nvrar_result_t nvrar_comm_async_error(nvrar_comm_t comm);

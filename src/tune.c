@@ -89,7 +89,7 @@ nvrar_result_t nvrar_plan_make(const nvrar_settings_t *settings, const nvrar_cap
       topo->nodes * topo->gpus != nranks)
     return nvrar_error(NVRAR_ERR_INTERNAL, "planner: layout %d x %d for %d ranks is not supported", topo->nodes,
                        topo->gpus, nranks);
-  if (!capacity->oneshot_packs || !capacity->slice_packs || !capacity->region_packs)
+  if (!capacity->oneshot_packs || !capacity->slice_packs)
     return nvrar_error(NVRAR_ERR_INTERNAL, "planner: staging capacity is zero");
   uint64_t packs = nvrar_packs_of(bytes);
   nvrar_algo_t algo = settings->algo;
@@ -108,6 +108,9 @@ nvrar_result_t nvrar_plan_make(const nvrar_settings_t *settings, const nvrar_cap
     algo = bytes <= limit ? NVRAR_ALGO_ONESHOT : NVRAR_ALGO_TWOSHOT;
   }
   plan->algo = algo;
+  if (nvrar_algo_multinode(algo) && !capacity->region_packs) /* a sub-communicator: one-shot and two-shot only */
+    return nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_all_reduce: %s needs put-with-signal staging, which a "
+                       "sub-communicator does not have", nvrar_algo_name(algo));
   if (nvrar_algo_multinode(algo)) {
     plan_ring_family(settings, capacity, topo, packs, plan);
     return NVRAR_SUCCESS;
@@ -136,7 +139,8 @@ nvrar_result_t nvrar_plan_tuned(const nvrar_settings_t *settings, const nvrar_ca
                                 const nvrar_topo_t *topo, const nvrar_tuned_table_t *tuned, size_t bytes,
                                 nvrar_plan_t *plan) {
   const nvrar_tuned_entry_t *e = tuned ? nvrar_tuned_lookup(tuned, bytes) : NULL;
-  if (!e || (topo->nodes > 1 && e->algo != NVRAR_ALGO_AUTO && !nvrar_algo_multinode(e->algo)))
+  if (!e || (topo->nodes > 1 && e->algo != NVRAR_ALGO_AUTO && !nvrar_algo_multinode(e->algo)) ||
+      (!capacity->region_packs && nvrar_algo_multinode(e->algo)))
     return nvrar_plan_make(settings, capacity, topo, bytes, plan);
   nvrar_settings_t s = *settings;
   if (s.algo == NVRAR_ALGO_AUTO) s.algo = e->algo;

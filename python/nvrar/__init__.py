@@ -13,7 +13,7 @@ __all__ = ["NVRAR_AVAILABLE", "NvrarError", "unavailable_reason", "version", "li
            "DTYPES", "OPS", "ALGOS", "NVRAR_CACHE_DIR", "cache_dir", "tuned_file", "resolve_params", "params_for",
            "read_tuned", "write_tuned", "DEFAULT_PARAMS", "Communicator"]
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 NVRAR_AVAILABLE = _native.LIB is not None
 

@@ -87,7 +87,7 @@ class TunedEntry(ctypes.Structure):
                 ("chunk_bytes", c_size_t), ("avg_time_ms", c_double)]
 
 
-VERSION_CODE = 0 * 100000 + 3 * 1000 + 0  # NVRAR_VERSION of the header this binding was written for
+VERSION_CODE = 0 * 100000 + 4 * 1000 + 0  # NVRAR_VERSION of the header this binding was written for
 
 
 def config(**fields):

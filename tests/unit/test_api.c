@@ -31,6 +31,13 @@ int main(void) {
   CHECK(nvrar_comm_get_async_error(NULL, &async) == NVRAR_ERR_INVALID_ARGUMENT);
   void *p;
   CHECK(nvrar_malloc(bogus, 64, &p) == NVRAR_ERR_INVALID_USAGE);
+  int ranks[2] = {0, 1};
+  nvrar_comm_t child;
+  unsigned slots;
+  CHECK(nvrar_comm_split(NULL, 2, ranks, 0, &child) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(nvrar_comm_split(bogus, 2, ranks, 0, &child) == NVRAR_ERR_INVALID_USAGE);
+  CHECK(strstr(nvrar_get_last_error(), "nvrar_comm_split") != NULL);
+  CHECK(nvrar_comm_split_slots(bogus, &slots) == NVRAR_ERR_INVALID_USAGE);
   CHECK(nvrar_get_unique_id(NULL) == NVRAR_ERR_INVALID_ARGUMENT);
 
   nvrar_comm_t comm;

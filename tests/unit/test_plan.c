@@ -1,4 +1,6 @@
 /* The planner: AUTO thresholds, forced algorithms, launch-shape bounds and overrides, multi-node choices. */
+#include <string.h>
+
 #include "algo/chunk.h"
 #include "internal.h"
 #include "tuned.h"
@@ -127,6 +129,17 @@ int main(void) {
     /* across nodes a one-node entry is skipped: the planner (the model) decides */
     CHECK(nvrar_plan_tuned(&t, &cap, &two, &table, 2048, &p) == NVRAR_SUCCESS && nvrar_algo_multinode(p.algo));
     CHECK(nvrar_plan_tuned(&t, &cap, &two, &table, 4 << 20, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_RING);
+    /* a sub-communicator (no put-with-signal staging): the file's ring entry is skipped, a forced ring refused */
+    nvrar_capacity_t sub = {.oneshot_packs = 16384, .slice_packs = 65536};
+    CHECK(nvrar_plan_tuned(&t, &sub, ONE(4), &table, 4 << 20, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_TWOSHOT);
+    CHECK(nvrar_plan_tuned(&t, &sub, ONE(4), &table, 2048, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_TWOSHOT &&
+          p.blocks == 3);
+    for (size_t bytes = 1; bytes <= ((size_t)1 << 30); bytes = bytes * 5 + 3)
+      CHECK(nvrar_plan_make(&t, &sub, ONE(2), bytes, &p) == NVRAR_SUCCESS && !nvrar_algo_multinode(p.algo));
+    t.algo = NVRAR_ALGO_RING;
+    CHECK(nvrar_plan_make(&t, &sub, ONE(4), 4096, &p) == NVRAR_ERR_UNSUPPORTED);
+    CHECK(strstr(nvrar_last_error_text(), "sub-communicator") != NULL);
+    t.algo = NVRAR_ALGO_AUTO;
   }
   return unit_finish("test_plan");
 }

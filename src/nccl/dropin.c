@@ -48,6 +48,7 @@ typedef struct dropin_held {
 typedef struct dropin_comm {
   ncclComm_t nccl;       /* the real communicator: the handle the caller holds */
   nvrar_comm_t nvrar;    /* NULL: every call goes to NCCL, for `why` */
+  int sub;               /* nvrar is a sub-communicator of the world's */
   dropin_reason_t why;
   int rank, nranks, device;
   const char *created_by;
@@ -63,8 +64,19 @@ typedef struct dropin_comm {
 /* ---- process state ---- */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* registry changes and the world */
 static dropin_comm_t *registry[DROPIN_MAX_COMMS];        /* read with atomic loads, without the lock */
-static uint64_t world_id;  /* id of this process's NVSHMEM world (a hash of its unique id), 0: none */
-static int shmem_stuck;    /* an nvrar side was torn down locally: NVSHMEM stays up until the process exits */
+/*
+ * This process's NVSHMEM world: the first communicator every member could give an nvrar side. Later
+ * communicators of its ranks become sub-communicators of it (nvrar_comm_split). Destroying its NCCL
+ * communicator while they live parks it: its nvrar side stays for them, and goes (collectively, with
+ * the bounded barrier of nvrar_comm_destroy) with the last of them.
+ */
+static struct {
+  dropin_comm_t *comm; /* NULL: none */
+  uint64_t id;         /* a hash of its unique id; 0: none */
+  int children;        /* live sub-communicators */
+  int parked;          /* its NCCL communicator is gone; comm is out of the registry */
+  int shmem_stuck;     /* an nvrar world was torn down locally: NVSHMEM stays up until the process exits */
+} world;
 
 static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
 static dropin_settings_t settings;
@@ -320,14 +332,15 @@ static ncclResult_t create_world(dropin_comm_t *d, double timeout) {
   if (res == ncclSuccess && failed_rank < 0) {
     d->nvrar = c;
     pthread_mutex_lock(&lock);
-    world_id = fnv1a(14695981039346656037ull, &offer.id, sizeof offer.id) | 1;
+    world.comm = d;
+    world.id = fnv1a(14695981039346656037ull, &offer.id, sizeof offer.id) | 1;
     pthread_mutex_unlock(&lock);
     return ncclSuccess;
   }
   if (c) {
     nvrar_comm_abort(c); /* local: a peer may not have a communicator to tear down with */
     pthread_mutex_lock(&lock);
-    shmem_stuck = 1;
+    world.shmem_stuck = 1;
     pthread_mutex_unlock(&lock);
   }
   if (res == ncclSuccess) {
@@ -338,12 +351,52 @@ static ncclResult_t create_world(dropin_comm_t *d, double timeout) {
   return res;
 }
 
-/* Whether the members agree that this communicator becomes the process's NVSHMEM world, and if so make it. */
+/* A sub-communicator of the world in `slot` on every member, and everyone learns the outcome. */
+static ncclResult_t create_sub(dropin_comm_t *d, const dropin_member_t *members, int slot, double timeout) {
+  int *world_ranks = calloc((size_t)d->nranks, sizeof *world_ranks);
+  int32_t *results = calloc((size_t)d->nranks, sizeof *results);
+  if (!world_ranks || !results) {
+    free(world_ranks);
+    free(results);
+    return fail(ncclSystemError, "out of host memory");
+  }
+  for (int r = 0; r < d->nranks; r++) world_ranks[r] = members[r].world_rank;
+  nvrar_comm_t c = NULL;
+  int32_t mine = nvrar_comm_split(world.comm->nvrar, d->nranks, world_ranks, slot, &c);
+  if (mine != NVRAR_SUCCESS) NVRAR_WARN("NCCL drop-in: nvrar_comm_split on rank %d failed: %s", d->rank, nvrar_get_last_error());
+  ncclResult_t res = exchange(d, -1, &mine, results, sizeof mine, timeout);
+  int failed_rank = -1;
+  for (int r = 0; res == ncclSuccess && r < d->nranks && failed_rank < 0; r++)
+    if (results[r] != NVRAR_SUCCESS) failed_rank = r;
+  free(world_ranks);
+  free(results);
+  if (res == ncclSuccess && failed_rank < 0) {
+    d->nvrar = c;
+    d->sub = 1;
+    pthread_mutex_lock(&lock);
+    world.children++;
+    pthread_mutex_unlock(&lock);
+    return ncclSuccess;
+  }
+  if (c) nvrar_comm_destroy(c); /* local, and nothing ran on it: its slot stays clean */
+  if (res == ncclSuccess) {
+    d->why = DROPIN_INIT_FAILED;
+    NVRAR_WARN("NCCL drop-in: comm %p: nvrar_comm_split failed on rank %d, so all calls go to NCCL", (void *)d->nccl,
+               failed_rank);
+  }
+  return res;
+}
+
+/* What the members agree on: a new NVSHMEM world, a sub-communicator of the one they share, or NCCL. */
 static ncclResult_t agree(dropin_comm_t *d) {
-  dropin_member_t me = {DROPIN_SERVED, d->device, host_hash(), 0};
+  dropin_member_t me = {DROPIN_SERVED, d->device, host_hash(), 0, -1, 0};
   pthread_mutex_lock(&lock);
-  me.world = world_id;
-  if (shmem_stuck) me.refused = DROPIN_SHMEM_STUCK;
+  if (world.comm) {
+    me.world = world.id;
+    me.world_rank = world.comm->rank;
+    nvrar_comm_split_slots(world.comm->nvrar, &me.free_slots);
+  }
+  if (world.shmem_stuck) me.refused = DROPIN_SHMEM_STUCK;
   pthread_mutex_unlock(&lock);
   /* What nvrar_comm_init will resolve, checked before anyone starts NVSHMEM's collective init. */
   nvrar_settings_t nvrar_settings;
@@ -356,10 +409,12 @@ static ncclResult_t agree(dropin_comm_t *d) {
   }
   dropin_member_t *members = calloc((size_t)d->nranks, sizeof *members);
   if (!members) return fail(ncclSystemError, "out of host memory");
+  int slot = -1;
   ncclResult_t res = exchange(d, -1, &me, members, sizeof me, timeout);
-  if (res == ncclSuccess) d->why = dropin_attach_decide(members, d->nranks, NVRAR_MAX_RANKS);
+  if (res == ncclSuccess) d->why = dropin_attach_decide(members, d->nranks, NVRAR_MAX_RANKS, &slot);
+  if (res == ncclSuccess && d->why == DROPIN_SERVED)
+    res = slot < 0 ? create_world(d, timeout) : create_sub(d, members, slot, timeout);
   free(members);
-  if (res == ncclSuccess && d->why == DROPIN_SERVED) res = create_world(d, timeout);
   return res;
 }
 
@@ -413,8 +468,9 @@ static ncclResult_t attach(ncclComm_t *handle, const char *created_by, dropin_re
     return ncclSuccess;
   }
   if (d->nvrar)
-    NVRAR_INFO(NVRAR_SUBSYS_INIT, "%s: comm %p rank %d of %d on device %d: all-reduces served by nvrar (this "
-               "process's NVSHMEM world)", created_by, (void *)d->nccl, d->rank, d->nranks, d->device);
+    NVRAR_INFO(NVRAR_SUBSYS_INIT, "%s: comm %p rank %d of %d on device %d: all-reduces served by nvrar (%s)", created_by,
+               (void *)d->nccl, d->rank, d->nranks, d->device,
+               d->sub ? "a sub-communicator of this process's NVSHMEM world" : "this process's NVSHMEM world");
   else
     NVRAR_INFO(NVRAR_SUBSYS_INIT, "%s: comm %p rank %d of %d: every call goes to NCCL: %s", created_by, (void *)d->nccl,
                d->rank, d->nranks, dropin_reason_text(d->why));
@@ -433,25 +489,78 @@ static dropin_reason_t config_reason(const ncclConfig_t *config) {
 }
 
 /* ---- releasing it ---- */
-static void clear_world(dropin_comm_t *d, int stuck) {
-  pthread_mutex_lock(&lock);
-  world_id = 0;
-  if (stuck) shmem_stuck = 1;
-  pthread_mutex_unlock(&lock);
-  d->nvrar = NULL;
-}
-
-/* The nvrar side of d, torn down collectively (destroy) or locally (abort); NCCL's result stays the caller's. */
-static ncclResult_t release(dropin_comm_t *d, int abort) {
-  if (!d->nvrar) return ncclSuccess;
-  nvrar_result_t r = abort ? nvrar_comm_abort(d->nvrar) : nvrar_comm_destroy(d->nvrar);
-  clear_world(d, abort || r != NVRAR_SUCCESS);
+static ncclResult_t release_result(dropin_comm_t *d, nvrar_result_t r) {
   if (r == NVRAR_SUCCESS) return ncclSuccess;
   if (r == NVRAR_ERR_TIMEOUT) { /* torn down locally: a warning, not the caller's failure */
     NVRAR_WARN("NCCL drop-in: comm %p: %s", (void *)d->nccl, nvrar_get_last_error());
     return ncclSuccess;
   }
   return fail(dropin_nccl_result(r), "comm %p: releasing nvrar: %s", (void *)d->nccl, nvrar_get_last_error());
+}
+
+/* The world's nvrar side, collectively (destroy, bounded) or locally (abort), and its record. */
+static ncclResult_t release_world(dropin_comm_t *d, int abort) {
+  nvrar_result_t r = abort ? nvrar_comm_abort(d->nvrar) : nvrar_comm_destroy(d->nvrar);
+  pthread_mutex_lock(&lock);
+  world.comm = NULL;
+  world.id = 0;
+  world.parked = 0;
+  if (abort || r != NVRAR_SUCCESS) world.shmem_stuck = 1;
+  pthread_mutex_unlock(&lock);
+  d->nvrar = NULL;
+  return release_result(d, r);
+}
+
+/*
+ * The nvrar side of d as its NCCL communicator goes (abort: locally). A world with live
+ * sub-communicators is parked for them on destroy; on abort they are aborted with it and their
+ * calls go to NCCL from then on. The last sub-communicator takes a parked world with it. Returns
+ * whether d may be freed (a parked world may not) and NCCL's code for the outcome in *res.
+ */
+static int release(dropin_comm_t *d, int abort, ncclResult_t *res) {
+  *res = ncclSuccess;
+  if (!d->nvrar) return 1;
+  if (d->sub) {
+    nvrar_result_t r = abort ? nvrar_comm_abort(d->nvrar) : nvrar_comm_destroy(d->nvrar);
+    d->nvrar = NULL;
+    pthread_mutex_lock(&lock);
+    dropin_comm_t *parked = --world.children == 0 && world.parked ? world.comm : NULL;
+    pthread_mutex_unlock(&lock);
+    *res = release_result(d, r);
+    if (parked) {
+      NVRAR_INFO(NVRAR_SUBSYS_INIT, "NCCL drop-in: the last sub-communicator is gone; releasing the parked world");
+      ncclResult_t w = release_world(parked, 0);
+      free(parked);
+      if (*res == ncclSuccess) *res = w;
+    }
+    return 1;
+  }
+  if (abort) {
+    /* nvrar_comm_abort of the world aborts its sub-communicators: their records must not use them again */
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < DROPIN_MAX_COMMS; i++) {
+      dropin_comm_t *c = registry[i];
+      if (c && c->sub && c->nvrar) {
+        c->nvrar = NULL;
+        c->sub = 0;
+        c->why = DROPIN_ABORTED;
+      }
+    }
+    world.children = 0;
+    pthread_mutex_unlock(&lock);
+  } else {
+    pthread_mutex_lock(&lock);
+    int children = world.children;
+    world.parked = children > 0;
+    pthread_mutex_unlock(&lock);
+    if (children) {
+      NVRAR_INFO(NVRAR_SUBSYS_INIT, "NCCL drop-in: comm %p is gone but its nvrar world stays for %d sub-communicators",
+                 (void *)d->nccl, children);
+      return 0;
+    }
+  }
+  *res = release_world(d, abort);
+  return 1;
 }
 
 /* ---- serving all-reduces ---- */
@@ -557,27 +666,26 @@ ncclResult_t ncclCommShrink(ncclComm_t comm, int *excludeRanksList, int excludeR
   return res == ncclSuccess && *newcomm ? attach(newcomm, "ncclCommShrink", why) : res;
 }
 
-ncclResult_t ncclCommDestroy(ncclComm_t comm) {
-  DROPIN_READY(ncclCommDestroy);
+/* Destroy (abort: 1) of the NCCL communicator, then of its record and nvrar side. NCCL's goes first:
+ * its abort stops NCCL's kernels, which nvrar's teardown would otherwise wait for. */
+static ncclResult_t end_comm(ncclComm_t comm, int abort) {
   dropin_comm_t *d = take(comm);
-  ncclResult_t res = dropin_forwarded_result(dropin_real.ncclCommDestroy(comm));
+  ncclResult_t res = dropin_forwarded_result(abort ? dropin_real.ncclCommAbort(comm) : dropin_real.ncclCommDestroy(comm));
   if (!d) return res;
   log_summary(d);
-  ncclResult_t mine = release(d, 0);
-  free(d);
+  ncclResult_t mine;
+  if (release(d, abort, &mine)) free(d);
   return res != ncclSuccess ? res : mine;
 }
 
-/* NCCL's abort first: it stops NCCL's kernels, which nvrar's abort would otherwise wait for. */
+ncclResult_t ncclCommDestroy(ncclComm_t comm) {
+  DROPIN_READY(ncclCommDestroy);
+  return end_comm(comm, 0);
+}
+
 ncclResult_t ncclCommAbort(ncclComm_t comm) {
   DROPIN_READY(ncclCommAbort);
-  dropin_comm_t *d = take(comm);
-  ncclResult_t res = dropin_forwarded_result(dropin_real.ncclCommAbort(comm));
-  if (!d) return res;
-  log_summary(d);
-  ncclResult_t mine = release(d, 1);
-  free(d);
-  return res != ncclSuccess ? res : mine;
+  return end_comm(comm, 1);
 }
 
 /* Revoked: NCCL fails what follows; the nvrar side is aborted so that nothing waits on it. */
@@ -586,7 +694,7 @@ ncclResult_t ncclCommRevoke(ncclComm_t comm, int revokeFlags) {
   ncclResult_t res = dropin_forwarded_result(dropin_real.ncclCommRevoke(comm, revokeFlags));
   dropin_comm_t *d = find(comm);
   if (res == ncclSuccess && d && d->nvrar) {
-    res = release(d, 1);
+    release(d, 1, &res); /* a world is never parked on abort, so d stays valid */
     d->why = DROPIN_ABORTED;
   }
   return res;

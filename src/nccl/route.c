@@ -14,9 +14,10 @@ const char *dropin_reason_text(dropin_reason_t reason) {
       "its ranks span more than one host (nvrar across nodes is not yet measured against NCCL there)",
       "more ranks than nvrar reaches over NVLink in one node",
       "two of its ranks share a GPU",
-      "a member process already has an NVSHMEM world for another communicator (one per process)",
+      "its members' processes do not all share one NVSHMEM world (a process has one, from its first communicator)",
       "a member process tore an earlier nvrar communicator down locally (an abort or a late peer), which leaves "
       "NVSHMEM up there until it exits",
+      "its members' NVSHMEM world has no sub-communicator slot free on all of them (4 at a time)",
       "a member refused to take part (its log says why)",
       "nvrar_comm_init failed on a member (its log says why)",
       "its nvrar side was aborted or revoked",
@@ -28,7 +29,8 @@ const char *dropin_reason_text(dropin_reason_t reason) {
   return (unsigned)reason < DROPIN_NUM_REASONS ? text[reason] : "unknown reason";
 }
 
-dropin_reason_t dropin_attach_decide(const dropin_member_t *members, int nranks, int max_ranks) {
+dropin_reason_t dropin_attach_decide(const dropin_member_t *members, int nranks, int max_ranks, int *slot) {
+  *slot = -1;
   if (nranks < 2) return DROPIN_ONE_RANK;
   for (int r = 0; r < nranks; r++)
     if (members[r].refused != DROPIN_SERVED)
@@ -38,10 +40,19 @@ dropin_reason_t dropin_attach_decide(const dropin_member_t *members, int nranks,
     if (members[r].host != members[0].host) return DROPIN_MULTI_NODE;
   if (nranks > max_ranks) return DROPIN_TOO_MANY_RANKS;
   for (int r = 0; r < nranks; r++)
-    if (members[r].world != 0) return DROPIN_WORLD_TAKEN;
-  for (int r = 0; r < nranks; r++)
     for (int s = r + 1; s < nranks; s++)
       if (members[r].device == members[s].device) return DROPIN_SHARED_DEVICE;
+  uint32_t common = ~0u;
+  for (int r = 0; r < nranks; r++) {
+    if (members[r].world != members[0].world) return DROPIN_WORLD_TAKEN;
+    common &= members[r].free_slots;
+  }
+  if (members[0].world == 0) return DROPIN_SERVED; /* a new world */
+  for (int r = 0; r < nranks; r++)
+    for (int s = r + 1; s < nranks; s++)
+      if (members[r].world_rank == members[s].world_rank) return DROPIN_WORLD_TAKEN; /* not the same world after all */
+  if (!common) return DROPIN_NO_SLOT;
+  for (*slot = 0; !(common & 1u << *slot); ++*slot) continue;
   return DROPIN_SERVED;
 }
 

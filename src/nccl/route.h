@@ -29,6 +29,7 @@ typedef enum dropin_reason {
   DROPIN_SHARED_DEVICE,   /* two ranks on one GPU */
   DROPIN_WORLD_TAKEN,     /* a member process already has its NVSHMEM world (an earlier communicator) */
   DROPIN_SHMEM_STUCK,     /* a member tore an nvrar side down locally: NVSHMEM stays up there until exit */
+  DROPIN_NO_SLOT,         /* the members' world has no sub-communicator slot free on all of them */
   DROPIN_PEER_REFUSED,    /* a member could not take part; its own log says why */
   DROPIN_INIT_FAILED,     /* nvrar_comm_init failed on some member */
   DROPIN_ABORTED,         /* the nvrar side was aborted or revoked */
@@ -44,18 +45,22 @@ const char *dropin_reason_text(dropin_reason_t reason);
 
 /* What each member tells the others when a communicator is created (all-gathered over NCCL). */
 typedef struct dropin_member {
-  int32_t refused; /* DROPIN_SERVED, or why this process cannot take part */
-  int32_t device;  /* its CUDA device */
-  uint64_t host;   /* hash of its host name and boot id */
-  uint64_t world;  /* id of its process's NVSHMEM world, 0 if it has none */
+  int32_t refused;     /* DROPIN_SERVED, or why this process cannot take part */
+  int32_t device;      /* its CUDA device */
+  uint64_t host;       /* hash of its host name and boot id */
+  uint64_t world;      /* id of its process's NVSHMEM world, 0 if it has none */
+  int32_t world_rank;  /* its rank in that world */
+  uint32_t free_slots; /* the world's sub-communicator slots free in its process (nvrar_comm_split_slots) */
 } dropin_member_t;
 
 /*
- * Whether the communicator of these nranks members (in rank order) becomes a new nvrar world:
- * DROPIN_SERVED, or the first reason against it. Every member computes it from the same gathered
- * array, so all agree. max_ranks: the most ranks nvrar reaches over NVLink.
+ * Whether the communicator of these nranks members (in rank order) gets an nvrar side: DROPIN_SERVED,
+ * or the first reason against it. Served as a new NVSHMEM world (*slot = -1) when no member has a
+ * world, or as a sub-communicator of the world they all share in *slot, the lowest slot free on all.
+ * Every member computes it from the same gathered array, so all agree. max_ranks: the most ranks
+ * nvrar reaches over NVLink.
  */
-dropin_reason_t dropin_attach_decide(const dropin_member_t *members, int nranks, int max_ranks);
+dropin_reason_t dropin_attach_decide(const dropin_member_t *members, int nranks, int max_ranks, int *slot);
 
 /* The drop-in's settings (env registry: NVRAR_NCCL_DISABLE, NVRAR_NCCL_MAX_BYTES). */
 typedef struct dropin_settings {

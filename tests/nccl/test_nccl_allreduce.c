@@ -4,8 +4,9 @@
  * all-reduce right after init (what vLLM and SGLang do), every dtype NCCL has x every op x in and out
  * of place x counts from 1 to 1M (and one just above NVRAR_NCCL_MAX_BYTES), inside a CUDA graph
  * captured in global mode, group calls (mixed with calls nvrar does not serve, nested), a
- * communicator created inside a group, a split sub-communicator, destroy, and a loop of create and
- * destroy that must not leak device memory.
+ * communicator created inside a group, a split sub-communicator of every other rank, one of all ranks
+ * used beside the first and after its destroy, and a loop of create and destroy that must not leak
+ * device memory.
  *
  * The data are small integers, so every partial sum and product is exact in every dtype, whatever the
  * order of reduction: each result is checked on the host against the exact value, and its digest goes
@@ -342,11 +343,57 @@ static void more_communicators(nvrar_job_t *job, ncclComm_t comm, cudaStream_t s
   buffers_free(&b);
 }
 
-/* Create, use and destroy `loops` times: device memory after each destroy must not shrink. */
+/*
+ * The same ranks again (a split with one color): with the drop-in, a sub-communicator of the world.
+ * Used beside the world, then after the world's destroy (the drop-in keeps the world for it), then
+ * destroyed itself. Takes over destroying comm.
+ */
+static void outliving_the_world(ncclComm_t comm, cudaStream_t s) {
+  ncclComm_t dup;
+  NCCL(ncclCommSplit(comm, 0, rank, &dup, NULL));
+  const size_t counts[3] = {3000, 300001, (3 << 20) + 5};
+  buffers_t b;
+  buffers_alloc(&b, counts[2] * 4);
+  for (int k = 0; k < 3; k++) {
+    for (int which = 0; which < 2; which++) { /* interleaved on one stream: world, then the duplicate */
+      uint32_t seed = 5000u + 2u * k + which;
+      fill(&b, counts[k], ncclFloat32, ncclMax, seed, 0, s);
+      NCCL(ncclAllReduce(b.send, b.recv, counts[k], ncclFloat32, ncclMax, which ? dup : comm, s));
+      char name[64];
+      snprintf(name, sizeof name, "%s.float.max.%zu", which ? "dup" : "world_beside_dup", counts[k]);
+      check(name, &b, b.recv, counts[k], ncclFloat32, ncclMax, seed, world_members, nranks, s);
+    }
+  }
+  ncclResult_t async = ncclSuccess;
+  NCCL(ncclCommGetAsyncError(comm, &async));
+  NCCL(ncclCommDestroy(comm));
+  for (int k = 0; k < 3; k++) {
+    fill(&b, counts[k], ncclBfloat16, ncclSum, 5100u + k, 1, s);
+    NCCL(ncclAllReduce(b.send, b.send, counts[k], ncclBfloat16, ncclSum, dup, s));
+    char name[64];
+    snprintf(name, sizeof name, "dup_after_world.bfloat16.sum.%zu", counts[k]);
+    check(name, &b, b.send, counts[k], ncclBfloat16, ncclSum, 5100u + k, world_members, nranks, s);
+  }
+  ncclResult_t dup_async = ncclSuccess;
+  NCCL(ncclCommGetAsyncError(dup, &dup_async));
+  NCCL(ncclCommDestroy(dup));
+  buffers_free(&b);
+  if (async != ncclSuccess || dup_async != ncclSuccess) {
+    fprintf(stderr, "rank %d: asynchronous error %s\n", rank, ncclGetErrorString(async ? async : dup_async));
+    exit(1);
+  }
+}
+
+/*
+ * Create, use and destroy `loops` times: device memory after each destroy must not shrink. Free
+ * memory is the device's, and the other ranks' processes briefly hold some on every device while
+ * they set up (half a GiB was seen), so every rank reads it between two barriers, all at rest.
+ */
 static int create_destroy_loop(nvrar_job_t *job, int loops, cudaStream_t s) {
   buffers_t b;
   buffers_alloc(&b, 4096 * 2);
   size_t first = 0, last = 0, total = 0;
+  char trail[512] = "";
   for (int k = 0; k < loops; k++) {
     ncclUniqueId id = shared_id(job);
     ncclComm_t comm;
@@ -357,19 +404,23 @@ static int create_destroy_loop(nvrar_job_t *job, int loops, cudaStream_t s) {
     snprintf(name, sizeof name, "loop.%d", k);
     check(name, &b, b.recv, 4096, ncclBfloat16, ncclSum, 4000u + k, world_members, nranks, s);
     NCCL(ncclCommDestroy(comm));
+    CUDA(cudaDeviceSynchronize());
+    if (nvrar_job_barrier(job)) exit(1);
     CUDA(cudaMemGetInfo(&last, &total));
+    if (nvrar_job_barrier(job)) exit(1);
     if (k == 0) first = last;
+    snprintf(trail + strlen(trail), sizeof trail - strlen(trail), " %zu", last >> 20);
   }
   buffers_free(&b);
   long long lost_mib = ((long long)first - (long long)last) >> 20;
   int ok = lost_mib <= 64; /* allocator caching may move a few MiB; a leaked communicator is GiBs */
-  printf("rank %d: %d x create/all-reduce/destroy: free device memory %zu MiB after the first, %zu MiB after the last "
-         "(%s)\n", rank, loops, first >> 20, last >> 20, ok ? "no leak" : "LEAK");
+  printf("rank %d: %d x create/all-reduce/destroy: free device memory after each destroy (MiB):%s (%s)\n", rank, loops,
+         trail, ok ? "no leak" : "LEAK");
   return ok;
 }
 
 int main(int argc, char **argv) {
-  int nprocs = 0, loops = 3;
+  int nprocs = 0, loops = 4;
   const char *digest_prefix = NULL;
   for (int i = 1; i + 1 < argc; i++) {
     if (!strcmp(argv[i], "-g")) nprocs = atoi(argv[++i]);
@@ -416,11 +467,8 @@ int main(int argc, char **argv) {
   in_a_graph(comm, s);
   in_groups(comm, s);
   more_communicators(&job, comm, s);
-  ncclResult_t async = ncclSuccess;
-  NCCL(ncclCommGetAsyncError(comm, &async));
-  NCCL(ncclCommDestroy(comm));
-  int ok = async == ncclSuccess;
-  ok = create_destroy_loop(&job, loops, s) && ok;
+  outliving_the_world(comm, s);
+  int ok = create_destroy_loop(&job, loops, s);
   if (digests) fclose(digests);
 
   unsigned long long mine[3] = {wrong_total, cases, (unsigned long long)!ok}, all[3 * 1024];
@@ -431,8 +479,8 @@ int main(int argc, char **argv) {
     failed += all[3 * r + 2];
   }
   if (rank == 0)
-    printf("test_nccl_allreduce: %d ranks, NCCL %d reported, %llu checked results per rank, #wrong %llu, async %s, "
-           "%s\n", nranks, version, cases, wrong, ncclGetErrorString(async), failed ? "a check FAILED" : "all ok");
+    printf("test_nccl_allreduce: %d ranks, NCCL %d reported, %llu checked results per rank, #wrong %llu, %s\n", nranks,
+           version, cases, wrong, failed ? "a check FAILED" : "all ok");
   nvrar_job_finish(&job);
   return wrong || failed ? 1 : 0;
 }

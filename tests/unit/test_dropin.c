@@ -25,45 +25,76 @@ static void test_reason_texts(void) {
   CHECK(!strcmp(dropin_reason_text(DROPIN_NUM_REASONS), "unknown reason"));
 }
 
-/* n members of one host on devices 0..n-1, none with a world: the case that gets an nvrar side. */
+/* n members of one host on devices 0..n-1, none with a world: the case that makes a new world. */
 static void members_ok(dropin_member_t *m, int n) {
-  for (int r = 0; r < n; r++) m[r] = (dropin_member_t){DROPIN_SERVED, r, 0x1234, 0};
+  for (int r = 0; r < n; r++) m[r] = (dropin_member_t){DROPIN_SERVED, r, 0x1234, 0, -1, 0};
 }
+
+/* The same processes inside one world (ranks 7 - r of it) with these free slots. */
+static void in_world(dropin_member_t *m, int n, uint32_t free_slots) {
+  members_ok(m, n);
+  for (int r = 0; r < n; r++) {
+    m[r].world = 0xabc;
+    m[r].world_rank = 7 - r;
+    m[r].free_slots = free_slots;
+  }
+}
+
+static dropin_reason_t decide(const dropin_member_t *m, int n, int *slot) { return dropin_attach_decide(m, n, 8, slot); }
 
 static void test_attach(void) {
   dropin_member_t m[16];
+  int slot = 99;
   for (int n = 2; n <= 8; n++) {
     members_ok(m, n);
-    CHECK(dropin_attach_decide(m, n, 8) == DROPIN_SERVED);
+    CHECK(decide(m, n, &slot) == DROPIN_SERVED && slot == -1);
   }
   members_ok(m, 1);
-  CHECK(dropin_attach_decide(m, 1, 8) == DROPIN_ONE_RANK);
+  CHECK(decide(m, 1, &slot) == DROPIN_ONE_RANK);
   members_ok(m, 9);
-  CHECK(dropin_attach_decide(m, 9, 8) == DROPIN_TOO_MANY_RANKS);
+  CHECK(dropin_attach_decide(m, 9, 8, &slot) == DROPIN_TOO_MANY_RANKS);
   members_ok(m, 4);
   m[3].host = 0x9999;
-  CHECK(dropin_attach_decide(m, 4, 8) == DROPIN_MULTI_NODE);
+  CHECK(decide(m, 4, &slot) == DROPIN_MULTI_NODE);
   members_ok(m, 16); /* two hosts of 8: across nodes wins over the rank count */
   for (int r = 8; r < 16; r++) m[r].host = 0x9999;
-  CHECK(dropin_attach_decide(m, 16, 8) == DROPIN_MULTI_NODE);
-  members_ok(m, 4);
-  m[2].world = 77;
-  CHECK(dropin_attach_decide(m, 4, 8) == DROPIN_WORLD_TAKEN);
+  CHECK(decide(m, 16, &slot) == DROPIN_MULTI_NODE);
   members_ok(m, 4);
   m[3].device = 1;
-  CHECK(dropin_attach_decide(m, 4, 8) == DROPIN_SHARED_DEVICE);
+  CHECK(decide(m, 4, &slot) == DROPIN_SHARED_DEVICE);
   /* a member's own refusal comes first, whatever else is wrong, and reads the same on every rank */
   members_ok(m, 4);
   m[3].host = 0x9999;
   m[1].refused = DROPIN_SHMEM_STUCK;
-  CHECK(dropin_attach_decide(m, 4, 8) == DROPIN_SHMEM_STUCK);
+  CHECK(decide(m, 4, &slot) == DROPIN_SHMEM_STUCK);
   m[0].refused = DROPIN_INIT_FAILED;
-  CHECK(dropin_attach_decide(m, 4, 8) == DROPIN_INIT_FAILED);
+  CHECK(decide(m, 4, &slot) == DROPIN_INIT_FAILED);
   members_ok(m, 2);
   m[1].refused = 1000; /* garbage from a peer of another build */
-  CHECK(dropin_attach_decide(m, 2, 8) == DROPIN_PEER_REFUSED);
+  CHECK(decide(m, 2, &slot) == DROPIN_PEER_REFUSED);
   m[1].refused = -3;
-  CHECK(dropin_attach_decide(m, 2, 8) == DROPIN_PEER_REFUSED);
+  CHECK(decide(m, 2, &slot) == DROPIN_PEER_REFUSED);
+
+  /* inside one world: a sub-communicator in the lowest slot free on every member */
+  in_world(m, 4, 0xf);
+  CHECK(decide(m, 4, &slot) == DROPIN_SERVED && slot == 0);
+  m[2].free_slots = 0xc;
+  m[0].free_slots = 0xa;
+  CHECK(decide(m, 4, &slot) == DROPIN_SERVED && slot == 3);
+  m[1].free_slots = 0x3;
+  CHECK(decide(m, 4, &slot) == DROPIN_NO_SLOT);
+  in_world(m, 2, 0x1);
+  CHECK(decide(m, 2, &slot) == DROPIN_SERVED && slot == 0);
+  /* not one world: some members have none, or another, or the world ranks collide */
+  in_world(m, 4, 0xf);
+  m[2].world = 0;
+  CHECK(decide(m, 4, &slot) == DROPIN_WORLD_TAKEN && slot == -1);
+  in_world(m, 4, 0xf);
+  m[0].world = 0xdef;
+  CHECK(decide(m, 4, &slot) == DROPIN_WORLD_TAKEN);
+  in_world(m, 4, 0xf);
+  m[3].world_rank = m[1].world_rank;
+  CHECK(decide(m, 4, &slot) == DROPIN_WORLD_TAKEN);
 }
 
 static void test_route(void) {

@@ -5,8 +5,8 @@ without, one process per GPU, and compare the digests (tests/torch_dropin.sh doe
         python/tests/gpu/torch_dropin_check.py --digests DIR/preload
 
 dist.all_reduce of every dtype torch's NCCL backend takes (bool and the float8 types aside) x
-sum/max/min/avg/product at several sizes, in and out of a CUDA graph, on the world and on a
-new_group sub-group, checked against the exact result (small integers: every partial sum exact), with
+sum/max/min/avg/product at several sizes, in and out of a CUDA graph, on the world and on two
+new_group sub-groups (half the ranks, all of them), checked against the exact result (small integers: every partial sum exact), with
 the digest of every result written to PREFIX.rankR. Exits 1 on a wrong result.
 """
 import argparse
@@ -92,12 +92,14 @@ def main():
     for i, (dtype, n) in enumerate([(torch.bfloat16, 4096), (torch.float32, 300000), (torch.float16, (1 << 21) + 1),
                                     (torch.int32, 5000)]):
         run(f"graph.{str(dtype)[6:]}.sum.{n}", None, everyone, dtype, "sum", n, 500 + i, graph=True)
-    # a sub-group of the first ceil(world/2) ranks: only its members create its communicator
-    sub_ranks = list(range((world + 1) // 2))
-    sub = dist.new_group(sub_ranks)
-    if rank in sub_ranks:
-        for i, (dtype, n) in enumerate([(torch.bfloat16, 8192), (torch.float32, (1 << 20) + 1)]):
-            run(f"subgroup.{str(dtype)[6:]}.sum.{n}", sub, sub_ranks, dtype, "sum", n, 600 + i)
+    # sub-groups: the first ceil(world/2) ranks (only its members create its communicator), and all
+    # ranks again; with the drop-in both are inside the NVSHMEM world of the default group's
+    for label, sub_ranks in (("half", list(range((world + 1) // 2))), ("all", everyone)):
+        sub = dist.new_group(sub_ranks)
+        if rank in sub_ranks:
+            for i, (dtype, n) in enumerate([(torch.bfloat16, 8192), (torch.float32, (1 << 20) + 1)]):
+                run(f"subgroup_{label}.{str(dtype)[6:]}.sum.{n}", sub, sub_ranks, dtype, "sum", n, 600 + i)
+            run(f"subgroup_{label}.graph.bfloat16.sum", sub, sub_ranks, torch.bfloat16, "sum", 4096, 650, graph=True)
     out.close()
     failed = torch.tensor([len(wrong)], device="cuda")
     dist.all_reduce(failed)

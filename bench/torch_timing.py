@@ -35,18 +35,22 @@ def graph_us(fn, iters=20, launches=20, reps=5):
     return sorted(times)[reps // 2]
 
 
-def eager_us(fn, iters=50):
+def eager_us(fn, iters=50, reps=5):
+    """`iters` eager calls between two events, ranks lined up first; the median of `reps` such runs."""
     for _ in range(5):
         fn()
-    torch.cuda.synchronize()
-    dist.barrier()
-    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    a.record()
-    for _ in range(iters):
-        fn()
-    b.record()
-    b.synchronize()
-    return a.elapsed_time(b) * 1000 / iters
+    times = []
+    for _ in range(reps):
+        torch.cuda.synchronize()
+        dist.barrier()
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        for _ in range(iters):
+            fn()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b) * 1000 / iters)
+    return sorted(times)[reps // 2]
 
 
 def host_us(fn, iters=200):

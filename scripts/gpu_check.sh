@@ -59,7 +59,7 @@ run() {
   [ $rc -eq 77 ] && verdict=SKIP
   [ $rc -eq 124 ] && verdict="TIMEOUT(${limit}s)"
   [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ $rc -ne 124 ] && verdict="FAIL(rc=$rc)"
-  printf '%-34s %-14s %4ds  %s\n' "$name" "$verdict" $((SECONDS - t0)) "$(grep -E '^(test_|torch_check|nccl_dropin|torch_dropin|  algo|SKIP)' "$LOGS/$name.log" | tail -1 | cut -c1-110)" | tee -a "$summary"
+  printf '%-34s %-14s %4ds  %s\n' "$name" "$verdict" $((SECONDS - t0)) "$(grep -E '^(test_|torch_check|nccl_dropin|nccl_ctypes_check|torch_dropin|  algo|SKIP)' "$LOGS/$name.log" | tail -1 | cut -c1-110)" | tee -a "$summary"
   [ "$verdict" = PASS ] || [ "$verdict" = SKIP ] || tail -15 "$LOGS/$name.log"
   if [ "$mode" = quick ] && [ "${verdict#TIMEOUT}" != "$verdict" ]; then
     finish  # quick mode spends no more device time after a hang
@@ -132,6 +132,11 @@ if [ "$mode" = python ]; then
       --nproc_per_node=2 "$OLDPWD/python/tests/gpu/torch_check.py")
   done
   grep -h "^torch_check: 2 ranks, " "$LOGS"/torch.g2.pip.*.log
+  # the NCCL drop-in the wheel installed, loaded by path as vLLM and SGLang do
+  dropin=$("$LOGS/venv.wheel/bin/python" -c "import nvrar; print(nvrar.nccl_library_path() or '')" 2>/dev/null)
+  echo "installed drop-in: ${dropin:-none}"
+  [ -n "$dropin" ] && [ "$ngpu" -ge 2 ] && NVRAR_DEBUG=INFO run "nccl.ctypes.pip.wheel" 240 "$LOGS/venv.wheel/bin/python" \
+    -m torch.distributed.run --nproc_per_node=2 python/tests/gpu/nccl_ctypes_check.py "$dropin"
   export PYTHONPATH="$PWD/python" NVRAR_LIBRARY="$PWD/$BUILD/lib/libnvrar.so"
   for n in 2 4; do
     [ "$ngpu" -ge $n ] && run "torch.g$n" 240 torchrun --nproc_per_node=$n python/tests/gpu/torch_check.py

@@ -18,7 +18,8 @@ run() { # name, then env assignments and the command
   shift
   env "$@" > "$logs/nccl.$name.log" 2>&1
   rc=$?
-  tail -1 "$logs/nccl.$name.log" | sed "s/^/  $name: /"
+  grep -E "^(test_nccl_allreduce|SKIP)" "$logs/nccl.$name.log" | sed "s/^/  $name: /"
+  grep -h "host time per" "$logs/nccl.$name.log" | sed "s/^/  $name: /"
   [ $rc -eq 77 ] && { cat "$logs/nccl.$name.log"; exit 77; }
   [ $rc -eq 0 ] || { echo "  $name failed (rc $rc):"; grep -v "^nvrar INFO" "$logs/nccl.$name.log" | tail -20; status=1; }
 }
@@ -30,7 +31,7 @@ run libpath NVRAR_NCCL_LIBRARY= LD_LIBRARY_PATH="$build/lib/nccl:$LD_LIBRARY_PAT
 # nvrar served (the log's first-call lines), and which calls went to NCCL
 log=$logs/nccl.preload.log
 served=$(grep -c "all-reduces served by nvrar" "$log")
-echo "  preload log: $served communicators served by nvrar; forwarding to $(grep -m1 -o 'forwarding to NCCL [0-9]* at [^ ]*' "$log")"
+echo "  preload log: $served communicators served by nvrar; $(grep -m1 -o 'forwarding to NCCL [0-9]* at [^ ]*' "$log")"
 grep -q "served by nvrar (first such call)" "$log" || { echo "  no all-reduce served by nvrar"; status=1; }
 grep -q "forwarded to NCCL: the dtype is not" "$log" || { echo "  no all-reduce forwarded for its dtype"; status=1; }
 grep -o "every call goes to NCCL: .*" "$log" | sort | uniq -c | sed 's/^/  /'

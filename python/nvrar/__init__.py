@@ -9,7 +9,8 @@ from .config_paths import DTYPE_CODES, cache_dir, tuned_file
 from .params import ALGO_NAMES, DEFAULT_PARAMS, params_for, read_tuned, resolve_params, write_tuned
 from .sizes import parse_size
 
-__all__ = ["NVRAR_AVAILABLE", "NvrarError", "unavailable_reason", "version", "library_path", "parse_size",
+__all__ = ["NVRAR_AVAILABLE", "NvrarError", "unavailable_reason", "version", "library_path", "nccl_library_path",
+           "parse_size",
            "DTYPES", "OPS", "ALGOS", "NVRAR_CACHE_DIR", "cache_dir", "tuned_file", "resolve_params", "params_for",
            "read_tuned", "write_tuned", "DEFAULT_PARAMS", "Communicator"]
 
@@ -53,6 +54,16 @@ def unavailable_reason():
 def library_path():
     """Path of the loaded libnvrar.so, or None."""
     return _native.PATH
+
+
+def nccl_library_path():
+    """Path of the NCCL drop-in built with the loaded libnvrar.so (libnvrar_nccl.so beside it), for
+    LD_PRELOAD, VLLM_NCCL_SO_PATH or SGLANG_NCCL_SO_PATH (docs/nccl.md); None when there is none."""
+    import os
+    if not _native.PATH:
+        return None
+    path = os.path.join(os.path.dirname(_native.PATH), "libnvrar_nccl.so")
+    return path if os.path.exists(path) else None
 
 
 def _lib():

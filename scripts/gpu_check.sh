@@ -8,7 +8,8 @@
 #          and again with each library of SWEEP_LIBS="name:libdir:BLOCKSxTHREADS,.. ..." (experiment builds);
 #          SWEEP_SHAPES: the shapes of this build (default 64x512,128x256,128x512)
 #   python: the Python package: `pip install .` and `pip install -e .` offline (PIP_NO_BUILD_ISOLATION)
-#          each checked on 2 GPUs, torch_check.py under torchrun on 2 and 4 GPUs, the tuner (both seed
+#          each checked on 2 GPUs (and the NCCL drop-in the wheel installed, loaded by path as vLLM
+#          does), torch_check.py under torchrun on 2 and 4 GPUs, the tuner (both seed
 #          command lines) writing a cache the C library then reads, and bench/compare_torch.py
 #          against NCCL and torch symmetric memory with nvrar_perf in the same run
 #   nccl:  the NCCL drop-in: tests/nccl_dropin.sh (a -lnccl program against NCCL, LD_PRELOAD and

@@ -9,7 +9,6 @@
  * poisoned outputs, bitwise comparison with the reference (tools/check.h); #wrong sums all ranks.
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -28,6 +27,8 @@
 
 #if NVRAR_HAVE_NCCL_H
 #include <nccl.h>
+
+#include "nccl/real.h"
 #endif
 
 #define CUDA_OK(call)                                                                                      \
@@ -193,52 +194,26 @@ static void parse_options(int argc, char **argv, options_t *o) {
 
 /* ---- NCCL, loaded with dlopen so nvrar_perf runs without it unless --compare nccl ---- */
 #if NVRAR_HAVE_NCCL_H
-typedef struct nccl_api {
-  ncclResult_t (*get_unique_id)(ncclUniqueId *);
-  ncclResult_t (*comm_init_rank)(ncclComm_t *, int, ncclUniqueId, int);
-  ncclResult_t (*all_reduce)(const void *, void *, size_t, ncclDataType_t, ncclRedOp_t, ncclComm_t, cudaStream_t);
-  ncclResult_t (*comm_destroy)(ncclComm_t);
-  ncclResult_t (*get_version)(int *);
-  const char *(*error_string)(ncclResult_t);
-  ncclComm_t comm;
-  int version;
-} nccl_api_t;
-
-static void nccl_load(nccl_api_t *api) {
-  const char *path = getenv("NVRAR_NCCL_LIBRARY");
-  void *lib = NULL;
-  if (path && *path) lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-#ifdef NVRAR_NCCL_LIBRARY_DEFAULT
-  if (!lib && !(path && *path)) lib = dlopen(NVRAR_NCCL_LIBRARY_DEFAULT, RTLD_NOW | RTLD_LOCAL);
-#endif
-  if (!lib && !(path && *path)) lib = dlopen("libnccl.so.2", RTLD_NOW | RTLD_LOCAL);
-  if (!lib) {
-    fprintf(stderr, "nvrar_perf: --compare nccl: cannot load NCCL (%s); set NVRAR_NCCL_LIBRARY to libnccl.so.2\n",
-            dlerror());
+/* The NCCL the drop-in would forward to (src/nccl/real.c: NVRAR_NCCL_LIBRARY, the build's, a wheel's ...). */
+static void nccl_load(void) {
+  if (!dropin_real_load()) {
+    fprintf(stderr, "nvrar_perf: --compare nccl: no NCCL could be loaded (the warning above says what was tried)\n");
     exit(1);
   }
-  api->get_unique_id = (ncclResult_t(*)(ncclUniqueId *))dlsym(lib, "ncclGetUniqueId");
-  api->comm_init_rank = (ncclResult_t(*)(ncclComm_t *, int, ncclUniqueId, int))dlsym(lib, "ncclCommInitRank");
-  api->all_reduce = (ncclResult_t(*)(const void *, void *, size_t, ncclDataType_t, ncclRedOp_t, ncclComm_t,
-                                     cudaStream_t))dlsym(lib, "ncclAllReduce");
-  api->comm_destroy = (ncclResult_t(*)(ncclComm_t))dlsym(lib, "ncclCommDestroy");
-  api->get_version = (ncclResult_t(*)(int *))dlsym(lib, "ncclGetVersion");
-  api->error_string = (const char *(*)(ncclResult_t))dlsym(lib, "ncclGetErrorString");
-  if (!api->get_unique_id || !api->comm_init_rank || !api->all_reduce || !api->comm_destroy || !api->get_version ||
-      !api->error_string) {
-    fprintf(stderr, "nvrar_perf: the NCCL library lacks a needed symbol\n");
+  if (!dropin_real.ncclGetUniqueId || !dropin_real.ncclCommInitRank || !dropin_real.ncclAllReduce ||
+      !dropin_real.ncclCommDestroy || !dropin_real.ncclGetErrorString) {
+    fprintf(stderr, "nvrar_perf: the NCCL at %s lacks a needed symbol\n", dropin_real.path);
     exit(1);
   }
-  api->get_version(&api->version);
 }
 
-#define NCCL_OK(api, call)                                                                         \
-  do {                                                                                             \
-    ncclResult_t r_ = (call);                                                                      \
-    if (r_ != ncclSuccess) {                                                                       \
-      fprintf(stderr, "nvrar_perf rank %d: %s failed: %s\n", g_rank, #call, (api)->error_string(r_)); \
-      exit(1);                                                                                     \
-    }                                                                                              \
+#define NCCL_OK(call)                                                                                        \
+  do {                                                                                                       \
+    ncclResult_t r_ = (call);                                                                                \
+    if (r_ != ncclSuccess) {                                                                                 \
+      fprintf(stderr, "nvrar_perf rank %d: %s failed: %s\n", g_rank, #call, dropin_real.ncclGetErrorString(r_)); \
+      exit(1);                                                                                               \
+    }                                                                                                        \
   } while (0)
 
 static const ncclDataType_t nccl_dtypes[] = {ncclFloat32, ncclFloat16, ncclBfloat16};
@@ -249,7 +224,7 @@ static const ncclRedOp_t nccl_ops[] = {ncclSum, ncclMax, ncclMin};
 typedef struct bench_ctx {
   nvrar_comm_t comm;
 #if NVRAR_HAVE_NCCL_H
-  nccl_api_t *nccl;
+  ncclComm_t nccl; /* --compare nccl */
 #endif
   int use_nccl;
   cudaStream_t stream;
@@ -263,7 +238,7 @@ static void call_once(bench_ctx_t *c, const void *send, void *recv, size_t count
     return;
   }
 #if NVRAR_HAVE_NCCL_H
-  NCCL_OK(c->nccl, c->nccl->all_reduce(send, recv, count, nccl_dtypes[dtype], nccl_ops[op], c->nccl->comm, c->stream));
+  NCCL_OK(dropin_real.ncclAllReduce(send, recv, count, nccl_dtypes[dtype], nccl_ops[op], c->nccl, c->stream));
 #endif
 }
 
@@ -482,14 +457,12 @@ int main(int argc, char **argv) {
 
   bench_ctx_t ctx = {.comm = comm, .job = &job, .opt = &o};
 #if NVRAR_HAVE_NCCL_H
-  nccl_api_t nccl = {0};
-  ctx.nccl = &nccl;
   if (o.compare_nccl) {
-    nccl_load(&nccl);
+    nccl_load();
     ncclUniqueId nid;
-    if (job.rank == 0) NCCL_OK(&nccl, nccl.get_unique_id(&nid));
+    if (job.rank == 0) NCCL_OK(dropin_real.ncclGetUniqueId(&nid));
     if (nvrar_job_bcast(&job, &nid, sizeof nid)) return 1;
-    NCCL_OK(&nccl, nccl.comm_init_rank(&nccl.comm, n, nid, job.rank));
+    NCCL_OK(dropin_real.ncclCommInitRank(&ctx.nccl, n, nid, job.rank));
   }
 #endif
   CUDA_OK(cudaStreamCreateWithFlags(&ctx.stream, cudaStreamNonBlocking));
@@ -518,7 +491,7 @@ int main(int argc, char **argv) {
     printf("# iters %d warmup %d graph launches %d check %d; nvrar init %.2f s (slowest rank), device memory taken by "
            "init %.0f MiB (most on a rank)\n", o.iters, o.warmup, o.graph_launches, o.check, worst, most);
 #if NVRAR_HAVE_NCCL_H
-    if (o.compare_nccl) printf("# compared with NCCL %d on the same buffers\n", nccl.version);
+    if (o.compare_nccl) printf("# compared with NCCL %d (%s) on the same buffers\n", dropin_real.version, dropin_real.path);
 #endif
     printf("#\n#%58s%s\n", "", "          out-of-place                       in-place");
     printf("# %10s %12s %9s %6s %6s %8s %7s %7s %6s %8s %7s %7s %6s%s\n", "size", "count", "type", "redop", "root",
@@ -603,7 +576,7 @@ int main(int argc, char **argv) {
   CUDA_OK(cudaFree(recv));
   CUDA_OK(cudaFree(dev_wrong));
 #if NVRAR_HAVE_NCCL_H
-  if (o.compare_nccl) nccl.comm_destroy(nccl.comm);
+  if (o.compare_nccl) dropin_real.ncclCommDestroy(ctx.nccl);
 #endif
   NVRAR_OK(nvrar_comm_destroy(comm));
   nvrar_job_finish(&job);

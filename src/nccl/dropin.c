@@ -4,16 +4,16 @@
  *
  * Creating a communicator: NCCL creates it as usual. Then, unless something rules nvrar out locally
  * (NVRAR_NCCL_DISABLE, a group around the init, a non-blocking config, one rank), the members
- * all-gather over it what each can do (route.h's dropin_member_t) and all take the same decision;
- * when every member can and none has an NVSHMEM world yet, rank 0's nvrar unique id goes out over
- * it and every member calls nvrar_comm_init: this communicator becomes the process's NVSHMEM world.
- * Both exchanges wait with a deadline, so a member that never takes part fails the init instead of
- * hanging it.
+ * all-gather over it what each can do (route.h's dropin_member_t) and all take the same decision:
+ * when none has an NVSHMEM world yet, rank 0's nvrar unique id goes out over it and every member
+ * calls nvrar_comm_init (this communicator becomes the process's NVSHMEM world); when all share one,
+ * each calls nvrar_comm_split in the lowest slot free on all (a sub-communicator). Every exchange
+ * waits with a deadline, so a member that never takes part fails the init instead of hanging it.
  *
  * All-reduces on it are routed by route.c (dtype, op, size). Inside ncclGroupStart/End the served
  * ones are held and launched at the outermost ncclGroupEnd, after NCCL's part of the group, as NCCL
- * itself launches a group's work only there. Destroy and abort release the nvrar side first (its
- * destroy is collective but bounded: nvrar_comm_destroy), then NCCL's.
+ * itself launches a group's work only there. Destroy and abort end NCCL's communicator first, then
+ * the nvrar side (a world's destroy is collective but bounded: nvrar_comm_destroy).
  *
  * Communicators are kept in a small registry read without locks on the call path; an all-reduce
  * costs a scan of it, the route, and nvrar_all_reduce.
@@ -51,7 +51,6 @@ typedef struct dropin_comm {
   int sub;               /* nvrar is a sub-communicator of the world's */
   dropin_reason_t why;
   int rank, nranks, device;
-  const char *created_by;
   unsigned long long served;                         /* all-reduces nvrar ran */
   unsigned long long forwarded[DROPIN_NUM_REASONS];  /* all-reduces NCCL ran, by reason */
   unsigned long long calls[DROPIN_NUM_CALLS];        /* other calls, all NCCL's */
@@ -184,8 +183,9 @@ static const char *nccl_op_name(ncclRedOp_t op) {
 static void note_all_reduce(dropin_comm_t *d, dropin_reason_t why, size_t count, ncclDataType_t dtype, ncclRedOp_t op) {
   if (why == DROPIN_SERVED) __atomic_fetch_add(&d->served, 1, __ATOMIC_RELAXED);
   else __atomic_fetch_add(&d->forwarded[why], 1, __ATOMIC_RELAXED);
-  unsigned bit = 1u << why;
-  int first = !(__atomic_fetch_or(&d->logged_reasons, bit, __ATOMIC_RELAXED) & bit);
+  unsigned bit = 1u << why; /* a plain load first: the read-modify-write only once per reason */
+  int first = !(__atomic_load_n(&d->logged_reasons, __ATOMIC_RELAXED) & bit) &&
+              !(__atomic_fetch_or(&d->logged_reasons, bit, __ATOMIC_RELAXED) & bit);
   if (first)
     NVRAR_INFO(NVRAR_SUBSYS_COLL, "comm %p rank %d: ncclAllReduce of %zu x %s %s %s%s (first such call)", (void *)d->nccl,
                d->rank, count, nccl_type_name(dtype), nccl_op_name(op), why == DROPIN_SERVED ? "" : "forwarded to NCCL: ",
@@ -432,7 +432,6 @@ static ncclResult_t attach(ncclComm_t *handle, const char *created_by, dropin_re
   }
   d->nccl = *handle;
   d->rank = d->nranks = d->device = -1;
-  d->created_by = created_by;
   /* A communicator NCCL has not finished yet (group, non-blocking) cannot be asked these. */
   int ready = why != DROPIN_GROUP_INIT && why != DROPIN_NONBLOCKING;
   if (ready && (dropin_real.ncclCommCount(d->nccl, &d->nranks) != ncclSuccess ||

@@ -106,8 +106,7 @@ static void load(void) {
     }
   }
   if (!lib) {
-    NVRAR_WARN("NCCL drop-in: cannot load the real NCCL, so every NCCL call fails with ncclSystemError. Tried: %s. "
-               "Set NVRAR_NCCL_LIBRARY to its libnccl.so.2.", tried);
+    NVRAR_WARN("cannot load the real NCCL; tried: %s. Set NVRAR_NCCL_LIBRARY to its libnccl.so.2.", tried);
     return;
   }
 #define DROPIN_RESOLVE(name, params, args, comm) *(void **)&dropin_real.name = dlsym(lib, #name);
@@ -123,7 +122,7 @@ static void load(void) {
   else
     snprintf(dropin_real.path, sizeof dropin_real.path, "%s", path);
   if (dropin_real.ncclGetVersion(&dropin_real.version) != ncclSuccess) dropin_real.version = 0;
-  NVRAR_INFO(NVRAR_SUBSYS_INIT, "NCCL drop-in: forwarding to NCCL %d at %s", dropin_real.version, dropin_real.path);
+  NVRAR_INFO(NVRAR_SUBSYS_INIT, "forwarding to NCCL %d at %s", dropin_real.version, dropin_real.path);
   loaded = 1;
 }
 

@@ -1,4 +1,5 @@
-/* The real NCCL behind the drop-in: found, loaded with dlopen, its entry points resolved (real.c). */
+/* The real NCCL behind the drop-in (and nvrar_perf --compare nccl): found, loaded with dlopen, its entry points
+ * resolved (real.c). */
 #ifndef NVRAR_NCCL_REAL_H
 #define NVRAR_NCCL_REAL_H
 

@@ -28,6 +28,15 @@ static int open_fake(void) {
   return fake_log && fake_clear;
 }
 
+/* A unique id from the fake, and its log cleared; 0 (after a failed check) when the fake is not loaded. */
+static int start(ncclUniqueId *id) {
+  CHECK(ncclGetUniqueId(id) == ncclSuccess);
+  CHECK(open_fake());
+  if (!fake_log) return 0;
+  fake_clear();
+  return 1;
+}
+
 /* 1 if the fake's log is exactly `want` since the last clear. */
 static int logged(const char *want) {
   int same = !strcmp(fake_log(), want);
@@ -39,15 +48,13 @@ static int logged(const char *want) {
 static void forward(void) {
   int version = 0;
   CHECK(ncclGetVersion(&version) == ncclSuccess && version == 99999); /* the real NCCL's, not ours */
-  CHECK(open_fake());
-  if (!fake_log) return;
-  fake_clear();
   ncclUniqueId id;
-  CHECK(ncclGetUniqueId(&id) == ncclSuccess && id.internal[5] == 7);
+  if (!start(&id)) return;
+  CHECK(id.internal[5] == 7);
   ncclComm_t comm = NULL;
   CHECK(ncclCommInitRank(&comm, 1, id, 0) == ncclSuccess && comm != NULL);
   /* a one-rank communicator gets no nvrar side: its size, rank and device were asked, nothing else */
-  CHECK(logged("ncclGetUniqueId ncclCommInitRank ncclCommCount ncclCommUserRank ncclCommCuDevice "));
+  CHECK(logged("ncclCommInitRank ncclCommCount ncclCommUserRank ncclCommCuDevice "));
   float buf[4];
   CHECK(ncclAllReduce(buf, buf, 4, ncclFloat32, ncclSum, comm, NULL) == ncclSuccess);
   CHECK(ncclAllReduce(buf, buf, 4, ncclInt32, ncclProd, comm, NULL) == ncclSuccess);
@@ -80,10 +87,7 @@ static void forward(void) {
 /* NVRAR_NCCL_DISABLE=1: a pure pass-through, not even the size of a communicator is asked */
 static void disabled(void) {
   ncclUniqueId id;
-  CHECK(ncclGetUniqueId(&id) == ncclSuccess);
-  CHECK(open_fake());
-  if (!fake_log) return;
-  fake_clear();
+  if (!start(&id)) return;
   ncclComm_t comm = NULL;
   CHECK(ncclCommInitRank(&comm, 1, id, 0) == ncclSuccess);
   float buf[4];
@@ -95,10 +99,7 @@ static void disabled(void) {
 /* a malformed setting: communicator creation fails with a message naming it, NCCL is not asked */
 static void bad_env(void) {
   ncclUniqueId id;
-  CHECK(ncclGetUniqueId(&id) == ncclSuccess);
-  CHECK(open_fake());
-  if (!fake_log) return;
-  fake_clear();
+  if (!start(&id)) return;
   ncclComm_t comm = NULL;
   CHECK(ncclCommInitRank(&comm, 1, id, 0) == ncclInvalidArgument && comm == NULL);
   CHECK(strstr(ncclGetLastError(NULL), "NVRAR_NCCL_DISABLE=\"yes\" is invalid") != NULL);

@@ -12,8 +12,21 @@ GENERATOR := $(if $(shell command -v ninja 2>/dev/null),-G Ninja,)
 
 all: build
 
+# Configure when the build folder has no generated build system (a fresh clone, or a configure that
+# failed half-way) or when CMAKE_ARGS / the generator changed since the last configure. A changed
+# configuration starts from a fresh cache (a removed -D must not linger), keeping the downloaded
+# dependencies in $(BUILD)/_deps. The stamp is written only after a configure that succeeded.
+CONFIG_STAMP := $(GENERATOR) $(CMAKE_ARGS)
+define configure
+	@if [ ! -f $(1)/build.ninja ] && [ ! -f $(1)/Makefile ] || \
+	    [ "$$(cat $(1)/.nvrar-configure 2>/dev/null)" != "$(strip $(2))" ]; then \
+	  rm -f $(1)/CMakeCache.txt $(1)/.nvrar-configure; \
+	  cmake -S . -B $(1) $(2) && echo "$(strip $(2))" > $(1)/.nvrar-configure; \
+	fi
+endef
+
 build:
-	@if [ ! -f $(BUILD)/CMakeCache.txt ]; then cmake -S . -B $(BUILD) $(GENERATOR) $(CMAKE_ARGS); fi
+	$(call configure,$(BUILD),$(CONFIG_STAMP))
 	cmake --build $(BUILD) -j
 
 test: build
@@ -25,8 +38,7 @@ test: build
 
 # The CPU tests again under AddressSanitizer and UBSan, in their own build folder.
 test-asan:
-	@if [ ! -f $(BUILD)-asan/CMakeCache.txt ]; then \
-	  cmake -S . -B $(BUILD)-asan $(GENERATOR) -DNVRAR_ASAN=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS); fi
+	$(call configure,$(BUILD)-asan,$(GENERATOR) -DNVRAR_ASAN=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS))
 	cmake --build $(BUILD)-asan -j
 	cd $(BUILD)-asan && ctest --output-on-failure -L cpu
 

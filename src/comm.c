@@ -16,6 +16,7 @@
 #include "algo/ring.h"
 #include "comm.h"
 #include "shmem.h"
+#include "shmem_env.h"
 
 #define CUDA_TRY(call, res, label)                                                                  \
   do {                                                                                              \
@@ -56,18 +57,23 @@ static void registry_add_locked(nvrar_comm_t comm) {
 }
 
 /*
- * Part of the budget left outside the symmetric heap for NVSHMEM's own buffers. An assumption, not
- * a measurement: on H200 with NVSHMEM 3.4.5, init itself was measured to take 2272 MiB whatever the
- * heap size (docs/design.md), far beyond this, so the budget is not met there.
+ * Part of the budget left outside the symmetric heap for NVSHMEM's own buffers and the device
+ * module. Measured on H200 with NVSHMEM 3.4.5 and the settings of shmem_env.c (one rank): NVSHMEM's
+ * init 30 MiB, the module 64 MiB (docs/design.md, "Device memory").
  */
 #define SHMEM_OVERHEAD_BYTES ((size_t)48 << 20)
+#define ONESHOT_MIN_PIECE_BYTES ((size_t)64 << 10)
 #define ONESHOT_MAX_PIECE_BYTES ((size_t)1 << 20)
 #define TWOSHOT_STAGE_BYTES ((size_t)32 << 20)
 #define RING_STAGE_BYTES ((size_t)64 << 20)
-#define SIGNALS_BYTES ((size_t)NVRAR_MAX_RING_BLOCKS * NVRAR_MAX_WORLD * sizeof(uint64_t))
 #define HEAP_ALIGN ((size_t)2 << 20)
 
 static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
+
+/* The ring family's signal words: [NVRAR_MAX_RING_BLOCKS][nranks] (putsig.cuh's signal_word). */
+static size_t signals_bytes(int nranks) {
+  return round_up((size_t)NVRAR_MAX_RING_BLOCKS * (size_t)nranks * sizeof(uint64_t), 4096);
+}
 
 /*
  * The area of the direct algorithms (one-shot, two-shot) for n ranks: barrier flags, one-shot's cells
@@ -80,25 +86,46 @@ static void direct_layout(int n, const nvrar_capacity_t *cap, size_t *flags, siz
   *stage = 2 * (size_t)n * cap->slice_packs * NVRAR_PACK_BYTES;
 }
 
-/* Sizes of the staging areas for this budget and rank count. */
-static void plan_heap(const nvrar_settings_t *s, int nranks, size_t *heap_bytes, nvrar_capacity_t *cap,
-                      size_t *flags_bytes, size_t *cells_bytes, size_t *stage_bytes, size_t *ring_bytes) {
+/* The part of the memory budget that staging and nvrar_malloc buffers may use: the heap's size. */
+static size_t heap_budget(const nvrar_settings_t *s) {
   size_t avail = s->memory_bytes > SHMEM_OVERHEAD_BYTES + (16u << 20) ? s->memory_bytes - SHMEM_OVERHEAD_BYTES
                                                                      : (16u << 20);
-  size_t quarter = avail / 4;
-  /* one-shot: 2 parities x nranks sources x piece, cells twice the data */
-  size_t piece = ONESHOT_MAX_PIECE_BYTES;
-  while (piece > 4096 && 2 * (size_t)nranks * 2 * piece > quarter) piece /= 2;
+  return round_up(avail, HEAP_ALIGN);
+}
+
+/*
+ * Staging, sized by what each algorithm takes at its measured best rather than by the budget (the
+ * heap is mapped only as far as it is allocated, in NVSHMEM_CUMEM_GRANULARITY steps):
+ * - one-shot: a piece as large as the largest message AUTO gives it (src/tune.c's threshold, or
+ *   NVRAR_ONESHOT_MAX_BYTES), 64 KiB - 1 MiB; a forced one-shot runs larger messages in pieces;
+ * - two-shot: 32 MiB per set of slots (4 ranks, 64 MiB: 325 us in two pieces), less in a small budget;
+ * - ring family: 64 MiB over 128 blocks, only where it can run (`ring`): across nodes (real or
+ *   virtual), or where NVRAR_ALGO / config.algo or a tuned file names a ring-family algorithm at
+ *   init. On one node AUTO never takes it.
+ * The heap itself stays at the budget, so nvrar_malloc buffers have the rest.
+ */
+static void plan_staging(const nvrar_settings_t *s, const nvrar_topo_t *topo, int ring, nvrar_capacity_t *cap,
+                         size_t *flags_bytes, size_t *cells_bytes, size_t *stage_bytes, size_t *ring_bytes) {
+  const int nranks = topo->nranks;
+  memset(cap, 0, sizeof *cap);
+  *flags_bytes = *cells_bytes = *stage_bytes = *ring_bytes = 0;
+  if (nranks == 1) return; /* an all-reduce over one rank is a copy (nvrar_comm_enqueue): no staging */
+  size_t avail = heap_budget(s);
+  size_t want = s->oneshot_max_bytes ? s->oneshot_max_bytes : nvrar_oneshot_threshold(nranks);
+  size_t piece = ONESHOT_MIN_PIECE_BYTES;
+  while (piece < want && piece < ONESHOT_MAX_PIECE_BYTES) piece *= 2;
+  while (piece > 4096 && 2 * (size_t)nranks * 2 * piece > avail / 4) piece /= 2;
   size_t stage = TWOSHOT_STAGE_BYTES; /* per set of slots; two sets */
   while (stage > 65536 && 2 * stage > avail / 2) stage /= 2;
-  size_t ring = RING_STAGE_BYTES; /* 2 parities x NVRAR_MAX_RING_BLOCKS regions */
-  while (ring > ((size_t)1 << 20) && ring + 2 * SIGNALS_BYTES > avail / 3) ring /= 2;
-  cap->region_packs = ring / NVRAR_PACK_BYTES / (2 * NVRAR_MAX_RING_BLOCKS);
-  *ring_bytes = 2 * NVRAR_MAX_RING_BLOCKS * cap->region_packs * NVRAR_PACK_BYTES;
+  if (ring) {
+    size_t bytes = RING_STAGE_BYTES; /* 2 parities x NVRAR_MAX_RING_BLOCKS regions */
+    while (bytes > ((size_t)1 << 20) && bytes + 2 * signals_bytes(nranks) > avail / 3) bytes /= 2;
+    cap->region_packs = bytes / NVRAR_PACK_BYTES / (2 * NVRAR_MAX_RING_BLOCKS);
+    *ring_bytes = 2 * NVRAR_MAX_RING_BLOCKS * cap->region_packs * NVRAR_PACK_BYTES;
+  }
   cap->oneshot_packs = piece / NVRAR_PACK_BYTES;
   cap->slice_packs = stage / NVRAR_PACK_BYTES / (size_t)nranks;
   direct_layout(nranks, cap, flags_bytes, cells_bytes, stage_bytes);
-  *heap_bytes = round_up(avail, HEAP_ALIGN);
 }
 
 /*
@@ -117,20 +144,13 @@ static void sub_capacity(int nranks, nvrar_capacity_t *cap) {
 }
 
 static size_t sub_slot_bytes(int world_ranks) {
+  if (world_ranks == 1) return 0; /* its only sub-communicator has one rank: copies, no staging */
   int n = world_ranks < NVRAR_MAX_RANKS ? world_ranks : NVRAR_MAX_RANKS;
   nvrar_capacity_t cap;
   size_t flags, cells, stage;
   sub_capacity(n, &cap);
   direct_layout(n, &cap, &flags, &cells, &stage);
   return round_up(flags + cells + stage, 4096);
-}
-
-/* Set an NVSHMEM variable unless the user already did: the user's choice always wins. */
-static void shmem_default_env(const char *name, const char *value) {
-  if (!getenv(name)) {
-    setenv(name, value, 0);
-    NVRAR_INFO(NVRAR_SUBSYS_INIT, "set %s=%s", name, value);
-  }
 }
 
 static double now_seconds(void) {
@@ -226,6 +246,15 @@ static void load_tuned(nvrar_comm_t comm) {
   }
 }
 
+/* Whether a ring-family algorithm can be asked of this communicator: see plan_staging. */
+static int needs_ring_staging(nvrar_comm_t comm) {
+  if (comm->topo.nodes > 1 || nvrar_algo_multinode(comm->settings.algo)) return 1;
+  for (int d = 0; d < NVRAR_NUM_DTYPES; d++)
+    for (int i = 0; i < comm->tuned[d].count; i++)
+      if (nvrar_algo_multinode(comm->tuned[d].entries[i].algo)) return 1;
+  return 0;
+}
+
 /* Ring-family fields of the kernel arguments: staging, signals, and each ring's neighbours. */
 static void set_ring_args(nvrar_kernel_args_t *a, const nvrar_topo_t *t, uint64_t region_packs, char *ring_stage,
                           size_t ring_bytes) {
@@ -236,7 +265,7 @@ static void set_ring_args(nvrar_kernel_args_t *a, const nvrar_topo_t *t, uint64_
   a->cells_packs = hier_cells_packs(t, region_packs);
   a->rstage = ring_stage;
   a->signals = (uint64_t *)(ring_stage + ring_bytes);
-  a->xsignals = (uint64_t *)(ring_stage + ring_bytes + SIGNALS_BYTES);
+  a->xsignals = (uint64_t *)(ring_stage + ring_bytes + signals_bytes(t->nranks));
   for (int k = 0; k < NVRAR_MAX_RINGS; k++) {
     for (int pos = 0; pos < t->nranks; pos++) {
       if (nvrar_multiring_rank(t->nodes, t->gpus, k, pos) != a->rank) continue;
@@ -333,20 +362,18 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   size_t free_before = 0, free_after = 0, total = 0;
   CUDA_TRY(cudaMemGetInfo(&free_before, &total), res, fail);
 
-  size_t flags_bytes, cells_bytes, stage_bytes, ring_bytes;
-  plan_heap(settings, nranks, &comm->heap_bytes, &comm->capacity, &flags_bytes, &cells_bytes, &stage_bytes,
-            &ring_bytes);
+  comm->heap_bytes = heap_budget(settings);
   comm->slot_bytes = sub_slot_bytes(nranks);
   comm->heap_bytes += round_up(NVRAR_SUB_SLOTS * comm->slot_bytes, HEAP_ALIGN);
-  char heap_text[32];
-  snprintf(heap_text, sizeof heap_text, "%zu", comm->heap_bytes);
-  shmem_default_env("NVSHMEM_SYMMETRIC_SIZE", heap_text);
-  shmem_default_env("NVSHMEM_DISABLE_NVLS", "1"); /* nvrar uses no multicast; never create it */
-  const char *user_heap = getenv("NVSHMEM_SYMMETRIC_SIZE");
-  if (user_heap && strcmp(user_heap, heap_text)) {
-    size_t parsed = 0;
-    if (!nvrar_parse_size(user_heap, &parsed)) comm->heap_bytes = parsed;
-    NVRAR_WARN("NVSHMEM_SYMMETRIC_SIZE=%s set by the user overrides nvrar's memory budget", user_heap);
+  /* NVSHMEM has one world per process: one that another library started (torch's symmetric memory,
+   * DeepEP) has another heap and maybe other ranks, and nvrar's device code was not set up in it. */
+  int shmem_status = nvrar_shmem_init_status();
+  if (shmem_status != 0) {
+    res = nvrar_error(NVRAR_ERR_UNSUPPORTED,
+                      "nvrar_comm_init: NVSHMEM is already initialised in this process by another library (status "
+                      "%d); nvrar needs a world of its own: create the nvrar communicator before that library starts "
+                      "NVSHMEM, or run them in separate processes", shmem_status);
+    goto fail;
   }
 
   /* Load the device module first, so the log tells its memory apart from NVSHMEM's. */
@@ -354,7 +381,20 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   CUDA_TRY((cudaError_t)nvrar_shmem_load_module(), res, fail);
   CUDA_TRY(cudaMemGetInfo(&free_module, &total), res, fail);
   NVRAR_INFO(NVRAR_SUBSYS_INIT, "device module load took %zu MiB", (free_before - free_module) >> 20);
+  nvrar_shmem_env_t undo;
+  if (nvrar_shmem_env_apply(comm->heap_bytes, &undo)) {
+    res = nvrar_error(NVRAR_ERR_INTERNAL, "nvrar_comm_init: setenv failed while setting NVSHMEM's options");
+    goto fail;
+  }
+  const char *user_heap = getenv("NVSHMEM_SYMMETRIC_SIZE");
+  size_t parsed = 0;
+  if (!nvrar_parse_size(user_heap, &parsed) && parsed != comm->heap_bytes) {
+    NVRAR_WARN("NVSHMEM_SYMMETRIC_SIZE=%s set by the user overrides nvrar's heap of %zu bytes", user_heap,
+               comm->heap_bytes);
+    comm->heap_bytes = parsed;
+  }
   int status = nvrar_shmem_init(rank, nranks, shmem_id);
+  nvrar_shmem_env_restore(&undo); /* read by NVSHMEM's init; what is left in the environment is the user's */
   if (status != 0) {
     res = nvrar_error(NVRAR_ERR_NVSHMEM, "nvrar_comm_init: NVSHMEM init with a unique id failed (status %d) on rank %d of %d",
                       status, rank, nranks);
@@ -373,7 +413,10 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   comm->local_size = comm->topo.gpus;
   load_tuned(comm);
 
-  comm->slots_offset = flags_bytes + cells_bytes + stage_bytes + ring_bytes + 2 * SIGNALS_BYTES;
+  size_t flags_bytes, cells_bytes, stage_bytes, ring_bytes;
+  plan_staging(settings, &comm->topo, needs_ring_staging(comm), &comm->capacity, &flags_bytes, &cells_bytes,
+               &stage_bytes, &ring_bytes);
+  comm->slots_offset = flags_bytes + cells_bytes + stage_bytes + ring_bytes + 2 * signals_bytes(nranks);
   size_t used = comm->slots_offset + NVRAR_SUB_SLOTS * comm->slot_bytes;
   comm->heap = nvrar_shmem_calloc(used);
   if (!comm->heap) {

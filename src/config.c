@@ -9,6 +9,7 @@
 
 #include "env_table.h"
 #include "internal.h"
+#include "shmem_env.h"
 
 int nvrar_parse_size(const char *text, size_t *out) {
   if (!text) return -1;
@@ -217,4 +218,5 @@ void nvrar_env_print_table(void *file) {
     else
       fprintf(f, "| `%s` | %s | unset | %s |\n", env_vars[i].name, env_vars[i].type, env_vars[i].desc);
   }
+  nvrar_shmem_env_print_table(f);
 }

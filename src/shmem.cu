@@ -37,6 +37,8 @@ int nvrar_shmem_init(int rank, int nranks, const void *uid) {
   return nvshmemx_init_attr(NVSHMEMX_INIT_WITH_UNIQUEID, &attr);
 }
 
+int nvrar_shmem_init_status(void) { return nvshmemx_init_status(); }
+
 void nvrar_shmem_finalize(void) { nvshmem_finalize(); }
 
 int nvrar_shmem_my_pe(void) { return nvshmem_my_pe(); }

@@ -13,6 +13,8 @@ int nvrar_shmem_load_module(void);
 int nvrar_shmem_uniqueid_bytes(void);
 int nvrar_shmem_get_uniqueid(void *out);
 int nvrar_shmem_init(int rank, int nranks, const void *uid);
+/* nvshmemx_init_status(): 0 while NVSHMEM is not initialised in this process. */
+int nvrar_shmem_init_status(void);
 void nvrar_shmem_finalize(void);
 int nvrar_shmem_my_pe(void);
 int nvrar_shmem_n_pes(void);

@@ -108,9 +108,11 @@ nvrar_result_t nvrar_plan_make(const nvrar_settings_t *settings, const nvrar_cap
     algo = bytes <= limit ? NVRAR_ALGO_ONESHOT : NVRAR_ALGO_TWOSHOT;
   }
   plan->algo = algo;
-  if (nvrar_algo_multinode(algo) && !capacity->region_packs) /* a sub-communicator: one-shot and two-shot only */
-    return nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_all_reduce: %s needs put-with-signal staging, which a "
-                       "sub-communicator does not have", nvrar_algo_name(algo));
+  /* Ring-family staging is reserved across nodes, or at init when NVRAR_ALGO forces that family (comm.c) */
+  if (nvrar_algo_multinode(algo) && !capacity->region_packs)
+    return nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_all_reduce: %s needs put-with-signal staging, which this "
+                       "communicator did not reserve (a sub-communicator never does; on one node set NVRAR_ALGO=%s "
+                       "or config.algo before nvrar_comm_init)", nvrar_algo_name(algo), nvrar_algo_name(algo));
   if (nvrar_algo_multinode(algo)) {
     plan_ring_family(settings, capacity, topo, packs, plan);
     return NVRAR_SUCCESS;

@@ -52,7 +52,7 @@ struct HierSlots {
 __device__ __forceinline__ bool wait_local(const nvrar_kernel_args_t &a, int node, int l, uint64_t value) {
   bool ok = true;
   const int q = threadIdx.x;
-  if (q < a.gpus && q != l) ok = wait_signal(a, signal_word(a.signals, node * a.gpus + q), value);
+  if (q < a.gpus && q != l) ok = wait_signal(a, signal_word(a, a.signals, node * a.gpus + q), value);
   return __syncthreads_and(ok);
 }
 
@@ -80,7 +80,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) hier_kernel(nvrar_kernel_ar
    * layout): areas 0 = PRE, 1 + t = R[t], 1 + L = FIN, and 2 + L + i the sender's cells for area i */
   const bool ll = !HALVING && a.ll_packs && g.chunk <= a.ll_packs && (uint64_t)(2 * L + 4) * 2 * a.ll_packs <= a.cells_packs;
   const int LL_PRE = 0, LL_R = 1, LL_FIN = 1 + L, LL_ENC = 2 + L;
-  uint64_t *mine = signal_word(a.signals, a.rank);
+  uint64_t *mine = signal_word(a, a.signals, a.rank);
   uint64_t round = a.sync->round[blockIdx.x];
   bool ok = !comm_dead(a);
 
@@ -118,7 +118,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) hier_kernel(nvrar_kernel_ar
       if (ll)
         ok = ll_recv(a, ll_cells(a, round, LL_PRE), len, ll_flag(stage_value(round, 1)),
                      [&](uint64_t k, uint4 v) { acc[k] = combine<T, OP>(load_cg(acc + k), v); });
-      else if ((ok = block_wait(a, signal_word(a.signals, (node - 1) * G + l), stage_value(round, 1))))
+      else if ((ok = block_wait(a, signal_word(a, a.signals, (node - 1) * G + l), stage_value(round, 1))))
         fold_into<T, OP>(acc, slot(a, g, round, S.pre), false, 0, len, a);
       if (!ok) break;
     }
@@ -137,7 +137,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) hier_kernel(nvrar_kernel_ar
           continue;
         }
         put_signal(rt, at, len, mine, stage_value(round, 2 + t), pe);
-        if (!(ok = block_wait(a, signal_word(a.signals, pe), stage_value(round, 2 + t)))) break;
+        if (!(ok = block_wait(a, signal_word(a, a.signals, pe), stage_value(round, 2 + t)))) break;
         fold_slots<T, OP>(next, at, rt, len);
       }
       result = slot(a, g, round, S.a + L);
@@ -148,7 +148,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) hier_kernel(nvrar_kernel_ar
         uint4 *at = slot(a, g, round, S.a + t), *rt = slot(a, g, round, S.r + t);
         nvrar_rhd_range(pv, p, t + 1, len, &slo, &shi);
         put_signal(rt + slo, at + slo, shi - slo, mine, stage_value(round, 2 + t), pe);
-        if (!(ok = block_wait(a, signal_word(a.signals, pe), stage_value(round, 2 + t)))) break;
+        if (!(ok = block_wait(a, signal_word(a, a.signals, pe), stage_value(round, 2 + t)))) break;
         nvrar_rhd_range(vid, p, t + 1, len, &klo, &khi);
         fold_slots<T, OP>(slot(a, g, round, S.a + t + 1) + klo, at + klo, rt + klo, khi - klo);
       }
@@ -162,7 +162,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) hier_kernel(nvrar_kernel_ar
         const int pe = nvrar_rd_node(nvrar_rhd_partner(vid, p, u), nodes) * G + l;
         nvrar_rhd_range(vid, p, u + 1, len, &klo, &khi);
         put_signal(result + klo, result + klo, khi - klo, mine, stage_value(round, step), pe);
-        ok = block_wait(a, signal_word(a.signals, pe), stage_value(round, step));
+        ok = block_wait(a, signal_word(a, a.signals, pe), stage_value(round, step));
       }
     }
     if (!ok) break;
@@ -174,7 +174,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) hier_kernel(nvrar_kernel_ar
         ok = ll_recv(a, ll_cells(a, round, LL_FIN), len, ll_flag(stage_value(round, 2 + 2 * L)),
                      [&](uint64_t k, uint4 v) { result[k] = v; });
       else
-        ok = block_wait(a, signal_word(a.signals, (node + 1) * G + l), stage_value(round, 2 + 2 * L));
+        ok = block_wait(a, signal_word(a, a.signals, (node + 1) * G + l), stage_value(round, 2 + 2 * L));
       if (!ok) break;
     } else if (odd_count && node < 2 * (nodes - p)) {
       if (ll)

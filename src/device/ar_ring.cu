@@ -51,8 +51,8 @@ struct RingSide {
     n = a.nranks;
     pos = a.ring_pos[k];
     next = a.ring_next[k];
-    from_prev = signal_word(a.signals, a.ring_prev[k]);
-    to_next = signal_word(a.signals, a.rank);
+    from_prev = signal_word(a, a.signals, a.ring_prev[k]);
+    to_next = signal_word(a, a.signals, a.rank);
   }
 };
 

@@ -21,7 +21,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) exchange_kernel(nvrar_kerne
   const uint64_t lo = nvrar_min_u64((uint64_t)blockIdx.x * per, bytes), hi = nvrar_min_u64(lo + per, bytes);
   uint64_t *counter = &a.sync->xround[blockIdx.x][a.peer];
   const uint64_t e = *counter + 1;
-  uint64_t *mine = signal_word(a.xsignals, a.rank), *theirs = signal_word(a.xsignals, a.peer);
+  uint64_t *mine = signal_word(a, a.xsignals, a.rank), *theirs = signal_word(a, a.xsignals, a.peer);
   bool ok = !comm_dead(a);
   if (threadIdx.x == 0 && ok) {
     nvshmemx_signal_op(mine, 2 * e - 1, NVSHMEM_SIGNAL_SET, a.peer);

@@ -55,8 +55,8 @@ typedef struct nvrar_kernel_args {
   uint64_t chunk_packs;    /* packs per block per step wanted by the planner; 0: as many as fit */
   uint64_t cells_packs;    /* ring family: packs at the end of every region kept for hier-rd's cells, never raw data */
   uint64_t ll_packs;       /* hier-rd, this call: data packs a cell area holds (cells between nodes); 0: signals */
-  void *rstage;            /* symmetric: [NVRAR_MAX_RING_BLOCKS][2][region_packs] packs */
-  uint64_t *signals;       /* symmetric: [NVRAR_MAX_RING_BLOCKS][NVRAR_MAX_WORLD], set by rank src */
+  void *rstage;            /* symmetric: [NVRAR_MAX_RING_BLOCKS][2][region_packs] packs; none on one node */
+  uint64_t *signals;       /* symmetric: [NVRAR_MAX_RING_BLOCKS][nranks], set by rank src */
   uint64_t *xsignals;      /* symmetric: the same for nvrar_exchange */
 } nvrar_kernel_args_t;
 

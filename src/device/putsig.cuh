@@ -129,8 +129,9 @@ __device__ __forceinline__ bool block_wait(const nvrar_kernel_args_t &a, const u
   return __syncthreads_and(ok);
 }
 
-__device__ __forceinline__ uint64_t *signal_word(uint64_t *signals, int source) {
-  return signals + (uint64_t)blockIdx.x * NVRAR_MAX_WORLD + source;
+/* Block b's word set by `source`: [NVRAR_MAX_RING_BLOCKS][nranks] words (comm.c's signals_bytes). */
+__device__ __forceinline__ uint64_t *signal_word(const nvrar_kernel_args_t &a, uint64_t *signals, int source) {
+  return signals + (uint64_t)blockIdx.x * (uint64_t)a.nranks + source;
 }
 
 __device__ __forceinline__ uint64_t stage_value(uint64_t round, int step) {

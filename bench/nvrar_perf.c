@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <math.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,18 @@ static size_t parse_size_or_die(const char *text, const char *flag) {
   return bytes;
 }
 
+/* A whole number in [lo, hi] or exit 2 saying which flag and what it takes (atoi took "abc" as 0). */
+static int parse_int_or_die(const char *text, const char *flag, long lo, long hi) {
+  char *end = NULL;
+  errno = 0;
+  long v = strtol(text, &end, 10);
+  if (errno || end == text || *end || v < lo || v > hi) {
+    fprintf(stderr, "nvrar_perf: %s %s: expected a whole number in %ld-%ld\n", flag, text, lo, hi);
+    exit(2);
+  }
+  return (int)v;
+}
+
 static int parse_dtype(const char *s) {
   if (!strcasecmp(s, "float") || !strcasecmp(s, "float32") || !strcasecmp(s, "fp32")) return NVRAR_FLOAT32;
   if (!strcasecmp(s, "half") || !strcasecmp(s, "float16") || !strcasecmp(s, "fp16")) return NVRAR_FLOAT16;
@@ -137,14 +150,22 @@ static void parse_options(int argc, char **argv, options_t *o) {
     switch (c) {
       case 'b': o->min_bytes = parse_size_or_die(optarg, "-b"); break;
       case 'e': o->max_bytes = parse_size_or_die(optarg, "-e"); break;
-      case 'f': o->factor = atof(optarg); break;
+      case 'f': {
+        char *end = NULL;
+        o->factor = strtod(optarg, &end);
+        if (end == optarg || *end || !(o->factor > 1) || o->factor > 1e6) {
+          fprintf(stderr, "nvrar_perf: -f %s: expected a step factor above 1\n", optarg);
+          exit(2);
+        }
+        break;
+      }
       case 'i': o->step_bytes = parse_size_or_die(optarg, "-i"); break;
-      case 'n': o->iters = atoi(optarg); break;
-      case 'w': o->warmup = atoi(optarg); break;
-      case 'c': o->check = atoi(optarg); break;
-      case 'G': o->graph_launches = atoi(optarg); break;
-      case 'g': o->nprocs = atoi(optarg); break;
-      case 'a': o->average = atoi(optarg); break;
+      case 'n': o->iters = parse_int_or_die(optarg, "-n", 1, 1000000000); break;
+      case 'w': o->warmup = parse_int_or_die(optarg, "-w", 0, 1000000000); break;
+      case 'c': o->check = parse_int_or_die(optarg, "-c", 0, 1); break;
+      case 'G': o->graph_launches = parse_int_or_die(optarg, "-G", 0, 1000000000); break;
+      case 'g': o->nprocs = parse_int_or_die(optarg, "-g", 1, 1024); break;
+      case 'a': o->average = parse_int_or_die(optarg, "-a", 0, 3); break;
       case 'J': o->json = optarg; break;
       case 'd':
         if (!strcasecmp(optarg, "all")) {
@@ -186,8 +207,14 @@ static void parse_options(int argc, char **argv, options_t *o) {
       default: usage(stderr); exit(2);
     }
   }
-  if (optind < argc || o->iters < 1 || o->warmup < 0 || o->min_bytes > o->max_bytes || (o->factor <= 1 && !o->step_bytes)) {
+  if (optind < argc) {
+    fprintf(stderr, "nvrar_perf: unexpected argument '%s'\n", argv[optind]);
     usage(stderr);
+    exit(2);
+  }
+  if (o->min_bytes > o->max_bytes) {
+    fprintf(stderr, "nvrar_perf: -e %zu is below -b %zu: the largest size must be at least the smallest\n",
+            o->max_bytes, o->min_bytes);
     exit(2);
   }
 }

@@ -292,7 +292,7 @@ static nvrar_result_t device_state(nvrar_comm_t comm) {
   base.sync = comm->sync;
   base.error = dev_words;
   base.abort_flag = dev_words + 1;
-  base.timeout_ns = (uint64_t)(comm->settings.timeout_seconds * 1e9);
+  base.timeout_ns = nvrar_timeout_ns(comm->settings.timeout_seconds);
   comm->oneshot_args = base;
   comm->twoshot_args = base;
   comm->ring_args = base;

@@ -196,6 +196,14 @@ static nvrar_result_t settings_from_config(const nvrar_config_t *c, nvrar_settin
 
 const char *nvrar_process_getenv(const char *name) { return getenv(name); }
 
+uint64_t nvrar_timeout_ns(double seconds) {
+  /* (uint64_t)(t * 1e9) is undefined beyond 2^64 (at -O2 it gave 0: "very long" became "instant"). */
+  const double cap = (double)NVRAR_MAX_TIMEOUT_NS;
+  double ns = seconds * 1e9;
+  if (!(ns > 0)) return 0;
+  return ns >= cap ? NVRAR_MAX_TIMEOUT_NS : (uint64_t)ns;
+}
+
 nvrar_result_t nvrar_settings_resolve(const nvrar_config_t *config, nvrar_env_lookup_fn lookup,
                                       nvrar_settings_t *out) {
   nvrar_settings_t s;

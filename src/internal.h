@@ -67,6 +67,10 @@ const char *nvrar_env_default(const char *name);
 /* Defaults, overridden by the environment, overridden by non-default config fields. */
 nvrar_result_t nvrar_settings_resolve(const nvrar_config_t *config, nvrar_env_lookup_fn lookup,
                                       nvrar_settings_t *out);
+/* A wait's bound in nanoseconds; values past NVRAR_MAX_TIMEOUT_NS (2^62 ns, 146 years) saturate there,
+ * so a very long timeout stays very long (the device adds it to a %globaltimer reading). */
+#define NVRAR_MAX_TIMEOUT_NS ((uint64_t)1 << 62)
+uint64_t nvrar_timeout_ns(double seconds);
 /* "64KiB", "1M", "3.5G", "4096" -> bytes. Returns 0 on success, -1 on a malformed or overflowing value. */
 int nvrar_parse_size(const char *text, size_t *out);
 int nvrar_parse_algo(const char *text, nvrar_algo_t *out);

@@ -34,6 +34,10 @@ static void log_init(void) {
       else if (!strcasecmp(tok, "ALL")) log_subsys |= NVRAR_SUBSYS_ALL;
       else fprintf(stderr, "nvrar WARN NVRAR_DEBUG_SUBSYS: unknown subsystem '%s' ignored\n", tok);
     }
+    if (!log_subsys) { /* nothing known: keep every subsystem rather than silence the warnings too */
+      fprintf(stderr, "nvrar WARN NVRAR_DEBUG_SUBSYS=%s names no subsystem (INIT, COLL, ALL); logging ALL\n", subsys);
+      log_subsys = NVRAR_SUBSYS_ALL;
+    }
   }
 }
 

@@ -72,16 +72,37 @@ static int parse_string(parser_t *p, char *out, size_t cap) {
   return 0;
 }
 
+static int digits(parser_t *p) {
+  const char *start = p->at;
+  while (p->at < p->end && *p->at >= '0' && *p->at <= '9') p->at++;
+  return (int)(p->at - start);
+}
+
+/* A JSON number exactly: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? ("+1", ".5", "01", "1." and
+ * NUL bytes are not numbers). */
 static int parse_number(parser_t *p, double *out) {
   skip_space(p);
+  const char *start = p->at;
+  if (p->at < p->end && *p->at == '-') p->at++;
+  int lead = digits(p);
+  if (lead == 0 || (lead > 1 && p->at[-lead] == '0')) return p->at = start, fail(p, "expected a number");
+  if (p->at < p->end && *p->at == '.') {
+    p->at++;
+    if (!digits(p)) return p->at = start, fail(p, "expected a number");
+  }
+  if (p->at < p->end && (*p->at == 'e' || *p->at == 'E')) {
+    p->at++;
+    if (p->at < p->end && (*p->at == '+' || *p->at == '-')) p->at++;
+    if (!digits(p)) return p->at = start, fail(p, "expected a number");
+  }
   char buf[64];
-  size_t n = 0;
-  while (p->at < p->end && n + 1 < sizeof buf && strchr("+-0123456789.eE", *p->at)) buf[n++] = *p->at++;
+  size_t n = (size_t)(p->at - start);
+  if (n >= sizeof buf) return p->at = start, fail(p, "number longer than %zu characters", sizeof buf - 1);
+  memcpy(buf, start, n);
   buf[n] = '\0';
-  char *stop = NULL;
   errno = 0;
-  double v = strtod(buf, &stop);
-  if (!n || *stop || errno) return fail(p, "expected a number");
+  double v = strtod(buf, NULL);
+  if (errno == ERANGE && (v > 1 || v < -1)) return p->at = start, fail(p, "number %s out of range", buf);
   *out = v;
   return 0;
 }
@@ -148,9 +169,15 @@ static int parse_entry(parser_t *p, nvrar_tuned_entry_t *e) {
   if (expect(p, '{')) return -1;
   skip_space(p);
   if (p->at < p->end && *p->at == '}') return p->at++, fail(p, "entry without \"algorithm\"");
+  char seen[16][64];
+  int nseen = 0;
   for (;;) {
     char key[64];
     if (parse_string(p, key, sizeof key) || expect(p, ':')) return -1;
+    for (int i = 0; i < nseen; i++)
+      if (!strcmp(seen[i], key)) return fail(p, "key \"%s\" appears twice in one entry", key);
+    if (nseen == 16) return fail(p, "more than 16 keys in one entry");
+    memcpy(seen[nseen++], key, sizeof key);
     double v;
     if (!strcmp(key, "algorithm")) {
       char name[64];

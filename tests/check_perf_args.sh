@@ -18,6 +18,17 @@ expect_2 -A tree
 expect_2 -o exchange2
 expect_2 --compare mpi
 expect_2 -n 0
+expect_2 -n 5x
+expect_2 -w abc
+expect_2 -w -1
+expect_2 -c 2
+expect_2 -G -3
+expect_2 -g 0
+expect_2 -g two
+expect_2 -a 7
+expect_2 -f 1
+expect_2 -f fast
+"$perf" -b 1M -e 1K 2>&1 | grep -q "below -b" || { echo "nvrar_perf -b 1M -e 1K does not say why"; fail=1; }
 expect_2 stray
 "$perf" --help | grep -q -- "--compare nccl" || { echo "nvrar_perf --help lacks --compare"; fail=1; }
 "$perf" --model | grep -q "hier-rd" || { echo "nvrar_perf --model lacks the model table"; fail=1; }

@@ -116,5 +116,15 @@ int main(void) {
   c = (nvrar_config_t)NVRAR_CONFIG_INITIALIZER;
   c.device = -5;
   CHECK(nvrar_settings_resolve(&c, lookup, &s) == NVRAR_ERR_INVALID_ARGUMENT);
+
+  /* Timeouts of any length stay bounded waits of that length or longer, never instant (a 1.85e10 s
+   * timeout once became 0 ns through an undefined double -> uint64_t conversion). */
+  CHECK(nvrar_timeout_ns(30) == 30000000000ull);
+  CHECK(nvrar_timeout_ns(0.5) == 500000000ull);
+  CHECK(nvrar_timeout_ns(1.85e10) == NVRAR_MAX_TIMEOUT_NS);
+  CHECK(nvrar_timeout_ns(1e300) == NVRAR_MAX_TIMEOUT_NS);
+  CHECK(nvrar_timeout_ns(4.6e9) == (uint64_t)(4.6e9 * 1e9)); /* just under the cap: exact */
+  set_env(0, "NVRAR_TIMEOUT", "1e30");
+  CHECK(nvrar_settings_resolve(NULL, lookup, &s) == NVRAR_SUCCESS && nvrar_timeout_ns(s.timeout_seconds) == NVRAR_MAX_TIMEOUT_NS);
   return unit_finish("test_config");
 }

@@ -75,8 +75,24 @@ int main(void) {
       {"{\"1024: {}}", NULL},
       {"{\"10\\n24\": {}}", "escape"},
       {"{\n\n\"1024\": {\"algorithm\": \"oneshot\", \"num_blocks\": tru}}", "line 3"},
+      /* not JSON numbers, and keys twice in one entry: once accepted */
+      {"{\"1024\": {\"algorithm\": \"oneshot\", \"num_blocks\": +012.}}", "expected a number"},
+      {"{\"1024\": {\"algorithm\": \"oneshot\", \"avg_time_ms\": .5}}", "expected a number"},
+      {"{\"1024\": {\"algorithm\": \"oneshot\", \"num_blocks\": 012}}", "expected a number"},
+      {"{\"1024\": {\"algorithm\": \"oneshot\", \"num_blocks\": 4.}}", "expected a number"},
+      {"{\"1024\": {\"algorithm\": \"oneshot\", \"avg_time_ms\": 1e}}", "expected a number"},
+      {"{\"1024\": {\"algorithm\": \"oneshot\", \"avg_time_ms\": 1e999}}", "out of range"},
+      {"{\"1024\": {\"algorithm\": \"oneshot\", \"algorithm\": \"twoshot\"}}", "twice"},
+      {"{\"1024\": {\"algorithm\": \"oneshot\", \"num_blocks\": 4, \"num_blocks\": 8}}", "twice"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) CHECK(rejects(bad[i][0], bad[i][1]));
+  {
+    const char nul[] = "{\"1024\": {\"algorithm\": \"oneshot\", \"num_blocks\": \0}}";
+    CHECK(nvrar_tuned_parse(nul, sizeof nul - 1, &t, err, sizeof err) == -1 && strstr(err, "expected a number"));
+    const char *ok = "{\"1024\": {\"algorithm\": \"oneshot\", \"num_blocks\": 0, \"avg_time_ms\": -0.0e+0},"
+                     " \"2048\": {\"algorithm\": \"twoshot\", \"avg_time_ms\": 1.25E-3}}";
+    CHECK(nvrar_tuned_parse(ok, strlen(ok), &t, err, sizeof err) == 0 && t.count == 2 && t.entries[1].avg_time_ms == 1.25e-3);
+  }
   {
     char big[8192] = "{";
     for (int i = 0; i <= NVRAR_MAX_TUNED_ENTRIES; i++)

@@ -90,13 +90,34 @@ class TunedEntry(ctypes.Structure):
 VERSION_CODE = 0 * 100000 + 4 * 1000 + 0  # NVRAR_VERSION of the header this binding was written for
 
 
+_RANGES = {c_int: (-(1 << 31), (1 << 31) - 1), c_uint: (0, (1 << 32) - 1), c_size_t: (0, (1 << 64) - 1)}
+
+
+def c_value(name, ctype, value):
+    """value checked to fit ctype: ctypes itself would wrap it silently (2**32 + 64 blocks -> 64,
+    device 2**32 -> 0, memory_bytes -1 -> SIZE_MAX). ValueError/TypeError naming the field."""
+    if ctype is c_double:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a number, not {type(value).__name__}")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{name} {value} is not finite")
+        return float(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    lo, hi = _RANGES[ctype]
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} {value} does not fit nvrar's C field ({lo}..{hi})")
+    return value
+
+
 def config(**fields):
     """An nvrar_config_t as NVRAR_CONFIG_INITIALIZER makes it, with `fields` set."""
     c = Config(ctypes.sizeof(Config), VERSION_CODE, -1, 0, 0, 0, 0, 0, 0.0, 0, 0, 0)
+    types = dict(Config._fields_)
     for name, value in fields.items():
-        if name not in dict(Config._fields_):
+        if name not in types or name in ("size", "version"):
             raise TypeError(f"nvrar config has no field {name!r}")
-        setattr(c, name, value)
+        setattr(c, name, c_value(name, types[name], value))
     return c
 
 

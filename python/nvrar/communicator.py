@@ -12,6 +12,7 @@ dependency of `import nvrar`).
 All-reduces are stream-ordered and capturable in CUDA graphs, as nvrar_all_reduce is.
 """
 import ctypes
+import os
 
 from . import OPS, _native
 from .config_paths import DTYPE_CODES
@@ -92,22 +93,35 @@ class Communicator:
             if config["algo"] not in ALGOS:
                 raise ValueError(f"algo {config['algo']!r} is not one of {', '.join(ALGOS)}")
             config["algo"] = ALGOS[config["algo"]]
-        cfg = _native.config(device=self.device.index, **config)
-        uid = _native.UniqueId()
-        if self.rank == 0:
-            check(_lib().nvrar_get_unique_id(ctypes.byref(uid)))
-        box = [bytes(uid)] if self.rank == 0 else [None]
+        _register_op()  # before anything is live: a failure here leaves nothing behind
+        self._comm = None
+        self._pid = os.getpid()
+        self._buffers = {}  # data_ptr -> bytes, of allocate_tensor
+        # Local checks first; whatever fails on rank 0 before the id exists is broadcast in its place,
+        # so the other ranks raise too instead of waiting for an id that never comes.
+        failure = None
+        try:
+            cfg = _native.config(device=self.device.index, **config)
+            uid = _native.UniqueId()
+            if self.rank == 0:
+                check(_lib().nvrar_get_unique_id(ctypes.byref(uid)))
+        except (TypeError, ValueError, RuntimeError) as err:
+            failure = err
+        box = [("id", bytes(uid)) if failure is None else ("error", repr(failure))] if self.rank == 0 else [None]
         with torch.cuda.device(self.device):
             dist.broadcast_object_list(box, src=dist.get_global_rank(self.group, 0), group=self.group)
-        uid = _native.UniqueId.from_buffer_copy(box[0])
-        self._comm = ctypes.c_void_p()
+        if failure is not None:
+            raise failure
+        if box[0][0] != "id":
+            raise RuntimeError(f"nvrar.Communicator: rank 0 of the group failed before creating the id: {box[0][1]}")
+        uid = _native.UniqueId.from_buffer_copy(box[0][1])
+        comm = ctypes.c_void_p()
         with torch.cuda.device(self.device):
-            check(_lib().nvrar_comm_init(ctypes.byref(self._comm), self.world_size, uid, self.rank, ctypes.byref(cfg)))
-        self._buffers = {}  # data_ptr -> bytes, of allocate_tensor
+            check(_lib().nvrar_comm_init(ctypes.byref(comm), self.world_size, uid, self.rank, ctypes.byref(cfg)))
+        self._comm = comm
         self.id = _next_id[0]
         _next_id[0] += 1
         _LIVE[self.id] = self
-        _register_op()
 
     @property
     def local_size(self):
@@ -119,14 +133,17 @@ class Communicator:
 
     # ---- lifetime ----
     def _handle(self):
+        if self._pid != os.getpid():
+            raise RuntimeError("this nvrar.Communicator belongs to the process that created it; a forked child "
+                               "cannot use it (create a new one there, after a fresh CUDA start)")
         if self._comm is None:
             raise RuntimeError("this nvrar.Communicator is closed")
         return self._comm
 
     def _release(self, how):
         from . import _lib, check
-        if self._comm is None:
-            return
+        if self._comm is None or self._pid != os.getpid():
+            return  # closed, or a forked child's copy: only the creating process may free it
         comm, self._comm = self._comm, None
         self._buffers.clear()
         _LIVE.pop(self.id, None)
@@ -223,9 +240,13 @@ class Communicator:
                 raise ValueError(f"out ({out.dtype}, {out.numel()} elements) must match tensor "
                                  f"({tensor.dtype}, {tensor.numel()} elements)")
         stream = torch.cuda.current_stream(self.device).cuda_stream
-        check(_lib().nvrar_all_reduce(self._handle(), ctypes.c_void_p(tensor.data_ptr()),
-                                      ctypes.c_void_p(out.data_ptr()), tensor.numel(), _dtype_code(tensor.dtype),
-                                      OPS[op], ctypes.c_void_p(stream)))
+        args = (self._handle(), ctypes.c_void_p(tensor.data_ptr()), ctypes.c_void_p(out.data_ptr()), tensor.numel(),
+                _dtype_code(tensor.dtype), OPS[op], ctypes.c_void_p(stream))
+        if torch.cuda.current_device() == self.device.index:
+            check(_lib().nvrar_all_reduce(*args))
+        else:  # the kernel is launched on the current device: make it the communicator's
+            with torch.cuda.device(self.device):
+                check(_lib().nvrar_all_reduce(*args))
         return out
 
     def all_reduce_(self, tensor, op="sum"):

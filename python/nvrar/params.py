@@ -31,20 +31,38 @@ def read_tuned(path):
                       "avg_time_ms": e.avg_time_ms} for e in entries[:count.value]}
 
 
-def to_entries(table):
-    """{bytes: params} as a ctypes array of nvrar_tuned_entry_t (for nvrar_comm_set_tuned)."""
+def _by_size(table):
+    """[(bytes, params)] of a {size token: params} table, sorted by size; ValueError for one size
+    spelled twice ("64KiB" and 65536)."""
+    if not isinstance(table, dict):
+        raise TypeError(f"a tuned table is a dict {{size: params}}, not {type(table).__name__}")
     if len(table) > MAX_ENTRIES:
         raise ValueError(f"a tuned table holds at most {MAX_ENTRIES} sizes, not {len(table)}")
-    entries = (_native.TunedEntry * max(len(table), 1))()
-    for e, (size, params) in zip(entries, sorted((parse_size(k), v) for k, v in table.items())):
+    seen = {}
+    for key, params in table.items():
+        size = parse_size(key)
+        if size in seen:
+            raise ValueError(f"size {size} appears twice in the table (as {seen[size]!r} and {key!r})")
+        if not isinstance(params, dict):
+            raise TypeError(f"size {key!r}: params must be a dict, not {type(params).__name__}")
+        seen[size] = key
+    return sorted(((parse_size(k), v) for k, v in table.items()), key=lambda item: item[0])
+
+
+def to_entries(table):
+    """{bytes: params} as a ctypes array of nvrar_tuned_entry_t (for nvrar_comm_set_tuned)."""
+    rows = _by_size(table)
+    entries = (_native.TunedEntry * max(len(rows), 1))()
+    for e, (size, params) in zip(entries, rows):
         algo = params.get("algorithm", "auto")
         if algo not in ALGO_NAMES:
             raise ValueError(f"size {size}: algorithm {algo!r} is not one of {', '.join(ALGO_NAMES)}")
         e.bytes, e.algo = size, ALGO_NAMES.index(algo)
-        e.num_blocks = int(params.get("num_blocks") or 0)
-        e.threads_per_block = int(params.get("threads_per_block") or 0)
-        e.chunk_bytes = int(params.get("chunk_bytes") or 0)
-        e.avg_time_ms = float(params.get("avg_time_ms") or 0.0)
+        e.num_blocks = _native.c_value("num_blocks", _native.c_int, int(params.get("num_blocks") or 0))
+        e.threads_per_block = _native.c_value("threads_per_block", _native.c_int,
+                                              int(params.get("threads_per_block") or 0))
+        e.chunk_bytes = _native.c_value("chunk_bytes", _native.c_size_t, int(params.get("chunk_bytes") or 0))
+        e.avg_time_ms = _native.c_value("avg_time_ms", _native.c_double, float(params.get("avg_time_ms") or 0.0))
     return entries
 
 
@@ -77,11 +95,10 @@ def resolve_params(num_gpus, dtype, nbytes=None):
 def write_tuned(num_gpus, dtype, table, path=None):
     """Writes {bytes: params} as the tuned file of (num_gpus, dtype) (or to path), atomically, then
     reads it back through libnvrar so a file nvrar cannot read is never left behind. Returns the path."""
+    from . import NvrarError
     path = tuned_file(num_gpus, dtype) if path is None else path
-    if len(table) > MAX_ENTRIES:
-        raise ValueError(f"a tuned file holds at most {MAX_ENTRIES} sizes, not {len(table)}")
     out = {}
-    for size, params in sorted(((parse_size(k), v) for k, v in table.items())):
+    for size, params in _by_size(table):
         algo = params.get("algorithm")
         if algo not in ALGO_NAMES:
             raise ValueError(f"size {size}: algorithm {algo!r} is not one of {', '.join(ALGO_NAMES)}")
@@ -93,7 +110,11 @@ def write_tuned(num_gpus, dtype, table, path=None):
         with os.fdopen(fd, "w") as f:
             json.dump(out, f, indent=1)
             f.write("\n")
-        read_tuned(tmp)  # nvrar's parser must accept it
+        try:
+            read_tuned(tmp)  # nvrar's parser must accept it
+        except NvrarError as err:  # say what is wrong with the table, not with a hidden temporary file
+            what = err.message.split(" is malformed: ", 1)[-1]
+            raise ValueError(f"the table for {path} is not a valid tuned file: {what}") from None
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

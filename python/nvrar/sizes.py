@@ -11,6 +11,8 @@ def parse_size(token):
     if isinstance(token, int) and not isinstance(token, bool):
         if token < 0:
             raise ValueError(f"size {token} is negative")
+        if token >= 1 << 64:
+            raise ValueError(f"size {token} is larger than a 64-bit size")
         return token
     if not isinstance(token, str):
         raise TypeError(f"a size is an int or a string like '64KiB', not {type(token).__name__}")
@@ -19,6 +21,8 @@ def parse_size(token):
             (m.group(3).upper() == "I"):
         raise ValueError(f"{token!r} is not a size (examples: 4096, 64KiB, 1M, 1.5MiB)")
     value = float(m.group(1)) * _UNITS[m.group(2).upper()]
+    if not value < 2.0 ** 64:  # inf too; a size_t in C, where a larger value would wrap silently
+        raise ValueError(f"{token!r} is larger than a 64-bit size")
     whole = int(value)
     return whole if whole == value else whole + 1
 

@@ -72,3 +72,24 @@ def test_config_fields():
 
 def test_dtype_sizes():
     assert [_native.LIB.nvrar_dtype_size(v) for v in nvrar.DTYPES.values()] == [4, 2, 2]
+
+
+@pytest.mark.parametrize("field,value,error", [
+    ("num_blocks", 2**32 + 64, ValueError),      # once wrapped to 64
+    ("device", 2**32, ValueError),               # once wrapped to 0
+    ("memory_bytes", -1, ValueError),            # once wrapped to SIZE_MAX
+    ("chunk_bytes", 2**64, ValueError),
+    ("timeout_seconds", float("inf"), ValueError),
+    ("timeout_seconds", "30", TypeError),
+    ("num_blocks", 16.5, TypeError),
+    ("rings", True, TypeError),
+    ("size", 8, TypeError),                      # size and version are the binding's, not the caller's
+])
+def test_config_values_that_do_not_fit_are_refused(field, value, error):
+    with pytest.raises(error, match=field):
+        _native.config(**{field: value})
+
+
+def test_config_values_at_the_edges_fit():
+    cfg = _native.config(device=2**31 - 1, memory_bytes=2**64 - 1, timeout_seconds=1e30)
+    assert cfg.device == 2**31 - 1 and cfg.memory_bytes == 2**64 - 1 and cfg.timeout_seconds == 1e30

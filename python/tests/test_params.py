@@ -109,8 +109,14 @@ def test_write_tuned_refuses_what_nvrar_cannot_read(env, tmp_path):
     target = tmp_path / "t.json"
     with pytest.raises(ValueError, match="algorithm"):
         nvrar.write_tuned(4, "float32", {1024: {"algorithm": "tree"}}, path=target)
-    with pytest.raises(nvrar.NvrarError, match="threads_per_block"):
+    with pytest.raises(ValueError, match="threads_per_block") as err:  # names the file asked for, not a temporary
         nvrar.write_tuned(4, "float32", {1024: {"algorithm": "oneshot", "threads_per_block": 100}}, path=target)
+    assert str(target) in str(err.value) and ".tuning_" not in str(err.value)
     with pytest.raises(ValueError, match="at most 64"):
         nvrar.write_tuned(4, "float32", {i * 16 + 16: {"algorithm": "auto"} for i in range(65)}, path=target)
+    with pytest.raises(ValueError, match="appears twice"):  # once a bare TypeError from sorting dicts
+        nvrar.write_tuned(4, "float32", {"64KiB": {"algorithm": "oneshot"}, 65536: {"algorithm": "twoshot"}},
+                          path=target)
+    with pytest.raises(ValueError, match="64-bit"):
+        nvrar.write_tuned(4, "float32", {"99999999999T": {"algorithm": "oneshot"}}, path=target)
     assert not target.exists() and not list(tmp_path.glob(".tuning_*"))

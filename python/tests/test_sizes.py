@@ -32,3 +32,9 @@ def test_lists():
     assert parse_sizes("") == []
     with pytest.raises(ValueError, match="'2X'"):
         parse_sizes("1K,2X")
+
+
+@pytest.mark.parametrize("token", ["99999999999T", "18446744073709551616", 2**64, "16777216T"])
+def test_sizes_past_64_bits_are_refused(token):
+    with pytest.raises(ValueError, match="64-bit"):  # C's size_t would wrap them silently
+        parse_size(token)

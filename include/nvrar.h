@@ -142,7 +142,9 @@ NVRAR_API nvrar_result_t nvrar_comm_init(nvrar_comm_t *comm, int nranks, nvrar_u
 /*
  * Collective: waits for this rank's outstanding all-reduces, frees everything the communicator
  * holds and finalises NVSHMEM. comm must not be used afterwards (calls with it then return
- * NVRAR_ERR_INVALID_USAGE). The collective teardown starts only once every rank has called destroy
+ * NVRAR_ERR_INVALID_USAGE, also once later communicators exist: no handle value is ever given out
+ * twice in a process; a destroyed one keeps about 13 KiB of host memory for that). Not while another
+ * thread calls into comm. The collective teardown starts only once every rank has called destroy
  * (a barrier whose wait times out like an all-reduce's). A communicator that timed out or was
  * aborted, or whose peers did not all reach destroy within the timeout (NVRAR_ERR_TIMEOUT), is torn
  * down locally, without NVSHMEM's collective finalize, so destroy cannot hang on a lost peer;

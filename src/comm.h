@@ -39,6 +39,7 @@ struct nvrar_comm {
   /* nvrar_malloc'd buffers, so destroy can free what the user forgot and nvrar_free can check. */
   void *user_buffers[NVRAR_MAX_USER_BUFFERS];
   size_t user_bytes[NVRAR_MAX_USER_BUFFERS];
+  struct nvrar_comm *retired_next; /* destroyed: the list of retired handles (comm.c, registry_drop) */
 };
 
 /* Registry of live communicators: lets every entry point refuse a destroyed or bogus handle. */

@@ -236,6 +236,14 @@ int main(int argc, char **argv) {
   MP_NVRAR(nvrar_comm_destroy(comm));
   MP_EXPECT(nvrar_all_reduce(comm, send, recv, 16, NVRAR_FLOAT32, NVRAR_SUM, s) == NVRAR_ERR_INVALID_USAGE);
   MP_EXPECT(nvrar_comm_destroy(comm) == NVRAR_ERR_INVALID_USAGE);
+  /* A stale handle stays stale when a new communicator exists: it never gets the old address. */
+  nvrar_comm_t again = mp_comm(&job, &config, NULL);
+  MP_EXPECT(again != comm);
+  MP_EXPECT(nvrar_all_reduce(comm, send, recv, 16, NVRAR_FLOAT32, NVRAR_SUM, s) == NVRAR_ERR_INVALID_USAGE);
+  o = run_case(again, s, send, recv, cap, 1001, NVRAR_FLOAT32, NVRAR_SUM, 0, 0, 0, n, 2, devc);
+  MP_EXPECT(mp_sum(&job, o.wrong) == 0);
+  MP_NVRAR(nvrar_comm_destroy(again));
+  if (job.rank == 0) printf("  stale handle refused beside a new communicator: ok\n");
   MP_CUDA(cudaFree(send));
   MP_CUDA(cudaFree(recv));
   MP_CUDA(cudaFree(devc));

@@ -8,7 +8,7 @@ BUILD ?= build
 CMAKE_ARGS ?=
 GENERATOR := $(if $(shell command -v ninja 2>/dev/null),-G Ninja,)
 
-.PHONY: all build test test-asan bench clean
+.PHONY: all build test test-asan test-tsan bench clean
 
 all: build
 
@@ -42,8 +42,14 @@ test-asan:
 	cmake --build $(BUILD)-asan -j
 	cd $(BUILD)-asan && ctest --output-on-failure -L cpu
 
+# The multi-threaded CPU tests (label threads) under ThreadSanitizer, in their own build folder.
+test-tsan:
+	$(call configure,$(BUILD)-tsan,$(GENERATOR) -DNVRAR_TSAN=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS))
+	cmake --build $(BUILD)-tsan -j
+	cd $(BUILD)-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L threads
+
 bench: build
 	BUILD=$(BUILD) scripts/bench.sh
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan

@@ -58,11 +58,13 @@ typedef struct dropin_comm {
   unsigned char logged_calls[DROPIN_NUM_CALLS];
   int nheld;                                         /* all-reduces held for the group's end */
   dropin_held_t held[DROPIN_MAX_HELD];
+  int refs;                                          /* calls using it now (find .. put), under `lock` */
 } dropin_comm_t;
 
 /* ---- process state ---- */
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* registry changes and the world */
-static dropin_comm_t *registry[DROPIN_MAX_COMMS];        /* read with atomic loads, without the lock */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* the registry, records' refs, the world */
+static pthread_cond_t unused = PTHREAD_COND_INITIALIZER; /* a taken record's last reference is gone */
+static dropin_comm_t *registry[DROPIN_MAX_COMMS];
 /*
  * This process's NVSHMEM world: the first communicator every member could give an nvrar side. Later
  * communicators of its ranks become sub-communicators of it (nvrar_comm_split). Destroying its NCCL
@@ -135,14 +137,27 @@ static ncclResult_t check_settings(void) {
   return ncclSuccess;
 }
 
-/* ---- registry ---- */
+/* ---- registry ----
+ * A call finds its record and holds a reference until it puts it back; destroy takes the record out
+ * of the registry and waits for those references before it frees anything. PyTorch polls
+ * ncclCommGetAsyncError from a watchdog thread while the main thread may destroy the communicator:
+ * without the references the poller read a freed record (ASan and TSan both reported it). */
 static dropin_comm_t *find(ncclComm_t comm) {
   if (!comm) return NULL;
-  for (int i = 0; i < DROPIN_MAX_COMMS; i++) {
-    dropin_comm_t *d = __atomic_load_n(&registry[i], __ATOMIC_ACQUIRE);
-    if (d && d->nccl == comm) return d;
-  }
-  return NULL;
+  dropin_comm_t *d = NULL;
+  pthread_mutex_lock(&lock);
+  for (int i = 0; i < DROPIN_MAX_COMMS && !d; i++)
+    if (registry[i] && registry[i]->nccl == comm) d = registry[i];
+  if (d) d->refs++;
+  pthread_mutex_unlock(&lock);
+  return d;
+}
+
+static void put(dropin_comm_t *d) {
+  if (!d) return;
+  pthread_mutex_lock(&lock);
+  if (--d->refs == 0) pthread_cond_broadcast(&unused);
+  pthread_mutex_unlock(&lock);
 }
 
 static int add(dropin_comm_t *d) {
@@ -150,20 +165,22 @@ static int add(dropin_comm_t *d) {
   pthread_mutex_lock(&lock);
   for (int i = 0; i < DROPIN_MAX_COMMS && slot < 0; i++)
     if (!registry[i]) slot = i;
-  if (slot >= 0) __atomic_store_n(&registry[slot], d, __ATOMIC_RELEASE);
+  if (slot >= 0) registry[slot] = d;
   pthread_mutex_unlock(&lock);
   return slot >= 0;
 }
 
+/* Out of the registry (no new call finds it), once no call holds it any more. */
 static dropin_comm_t *take(ncclComm_t comm) {
   dropin_comm_t *d = NULL;
   pthread_mutex_lock(&lock);
   for (int i = 0; i < DROPIN_MAX_COMMS && !d; i++) {
     if (registry[i] && registry[i]->nccl == comm) {
       d = registry[i];
-      __atomic_store_n(&registry[i], NULL, __ATOMIC_RELEASE);
+      registry[i] = NULL;
     }
   }
+  while (d && d->refs > 0) pthread_cond_wait(&unused, &lock);
   pthread_mutex_unlock(&lock);
   return d;
 }
@@ -204,6 +221,7 @@ void dropin_note_call(ncclComm_t comm, dropin_call_t call, const char *name) {
                (void *)comm, d->rank, name);
   else
     NVRAR_TRACE(NVRAR_SUBSYS_COLL, "comm %p rank %d: %s forwarded to NCCL", (void *)comm, d->rank, name);
+  put(d);
 }
 
 /* At destroy: what nvrar served and what went to NCCL, and why. */
@@ -641,7 +659,9 @@ ncclResult_t ncclCommInitAll(ncclComm_t *comm, int ndev, const int *devlist) {
 /* A child inherits its parent's blocking mode when it has no config of its own. */
 static dropin_reason_t child_reason(ncclComm_t parent, ncclConfig_t *config) {
   dropin_comm_t *p = find(parent);
-  if (!config && p && p->why == DROPIN_NONBLOCKING) return DROPIN_NONBLOCKING;
+  int nonblocking = p && p->why == DROPIN_NONBLOCKING;
+  put(p);
+  if (!config && nonblocking) return DROPIN_NONBLOCKING;
   return config_reason(config);
 }
 
@@ -696,6 +716,7 @@ ncclResult_t ncclCommRevoke(ncclComm_t comm, int revokeFlags) {
     release(d, 1, &res); /* a world is never parked on abort, so d stays valid */
     d->why = DROPIN_ABORTED;
   }
+  put(d);
   return res;
 }
 
@@ -703,13 +724,14 @@ ncclResult_t ncclCommRevoke(ncclComm_t comm, int revokeFlags) {
 ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t *asyncError) {
   DROPIN_READY(ncclCommGetAsyncError);
   ncclResult_t res = dropin_forwarded_result(dropin_real.ncclCommGetAsyncError(comm, asyncError));
+  if (res != ncclSuccess || !asyncError || *asyncError != ncclSuccess) return res;
   dropin_comm_t *d = find(comm);
   nvrar_result_t mine = NVRAR_SUCCESS;
-  if (res != ncclSuccess || !asyncError || *asyncError != ncclSuccess || !d || !d->nvrar) return res;
-  if (nvrar_comm_get_async_error(d->nvrar, &mine) == NVRAR_SUCCESS && mine != NVRAR_SUCCESS) {
+  if (d && d->nvrar && nvrar_comm_get_async_error(d->nvrar, &mine) == NVRAR_SUCCESS && mine != NVRAR_SUCCESS) {
     *asyncError = dropin_nccl_result(mine);
     fail(*asyncError, "comm %p rank %d: nvrar reports %s", (void *)comm, d->rank, nvrar_result_string(mine));
   }
+  put(d);
   return res;
 }
 
@@ -751,9 +773,13 @@ ncclResult_t ncclAllReduce(const void *sendbuff, void *recvbuff, size_t count, n
   int held = why == DROPIN_SERVED && group_depth > 0;
   if (held) why = hold(d, &call);
   note_all_reduce(d, why, count, datatype, op);
+  ncclResult_t res = ncclSuccess;
   if (why != DROPIN_SERVED)
-    return dropin_forwarded_result(dropin_real.ncclAllReduce(sendbuff, recvbuff, count, datatype, op, comm, stream));
-  return held ? ncclSuccess : serve(d, &call);
+    res = dropin_forwarded_result(dropin_real.ncclAllReduce(sendbuff, recvbuff, count, datatype, op, comm, stream));
+  else if (!held)
+    res = serve(d, &call);
+  put(d);
+  return res;
 }
 
 const char *ncclGetErrorString(ncclResult_t result) {

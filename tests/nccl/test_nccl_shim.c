@@ -3,11 +3,12 @@
  * NVRAR_NCCL_LIBRARY): what is forwarded and in what order, what a missing or unloadable NCCL gives,
  * bad settings. The drop-in loads its NCCL once per process, so each scenario is its own run:
  *
- *   test_nccl_shim forward|disabled|bad-env|missing|self
+ *   test_nccl_shim forward|disabled|bad-env|missing|self|threads
  *
  * Exit 0 pass, 1 fail.
  */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,14 +121,64 @@ static void unloadable(const char *why) {
   printf("  %s: ncclGetVersion gave %s\n", why, ncclGetErrorString(ncclSystemError));
 }
 
+/*
+ * PyTorch's watchdog: a thread polls ncclCommGetAsyncError (and here also calls ncclAllReduce) on a
+ * communicator while the main thread destroys it. The drop-in's record must outlive every call that
+ * found it; before references it was freed under the poller (ASan: heap-use-after-free; TSan: race).
+ */
+typedef struct poller {
+  ncclComm_t comm;
+  int stop;
+  long polls;
+} poller_t;
+
+static void *poll_comm(void *arg) {
+  poller_t *p = arg;
+  float buf[4] = {0};
+  while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
+    ncclResult_t async = ncclSuccess;
+    ncclCommGetAsyncError(p->comm, &async); /* after destroy: a stale handle NCCL's stand-in ignores */
+    ncclAllReduce(buf, buf, 4, ncclFloat32, ncclSum, p->comm, NULL);
+    p->polls++;
+  }
+  return NULL;
+}
+
+static void threads(void) {
+  ncclUniqueId id;
+  if (!start(&id)) return;
+  enum { ROUNDS = 300, POLLERS = 3 };
+  long polls = 0;
+  for (int round = 0; round < ROUNDS; round++) {
+    ncclComm_t comm = NULL;
+    CHECK(ncclCommInitRank(&comm, 1, id, 0) == ncclSuccess && comm != NULL);
+    poller_t p[POLLERS];
+    pthread_t t[POLLERS];
+    for (int k = 0; k < POLLERS; k++) {
+      p[k] = (poller_t){comm, 0, 0};
+      CHECK(pthread_create(&t[k], NULL, poll_comm, &p[k]) == 0);
+    }
+    for (int spin = 0; spin < 1000 * (round % 7); spin++) __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    CHECK((round & 1 ? ncclCommAbort(comm) : ncclCommDestroy(comm)) == ncclSuccess);
+    for (int k = 0; k < POLLERS; k++) {
+      __atomic_store_n(&p[k].stop, 1, __ATOMIC_RELEASE);
+      pthread_join(t[k], NULL);
+      polls += p[k].polls;
+    }
+    fake_clear();
+  }
+  printf("  %d create/destroy rounds with %d polling threads, %ld polls\n", ROUNDS, POLLERS, polls);
+}
+
 int main(int argc, char **argv) {
   const char *scenario = argc > 1 ? argv[1] : "";
   if (!strcmp(scenario, "forward")) forward();
   else if (!strcmp(scenario, "disabled")) disabled();
   else if (!strcmp(scenario, "bad-env")) bad_env();
   else if (!strcmp(scenario, "missing") || !strcmp(scenario, "self")) unloadable(scenario);
+  else if (!strcmp(scenario, "threads")) threads();
   else {
-    fprintf(stderr, "usage: test_nccl_shim forward|disabled|bad-env|missing|self\n");
+    fprintf(stderr, "usage: test_nccl_shim forward|disabled|bad-env|missing|self|threads\n");
     return 1;
   }
   char name[64];

@@ -8,7 +8,7 @@ BUILD ?= build
 CMAKE_ARGS ?=
 GENERATOR := $(if $(shell command -v ninja 2>/dev/null),-G Ninja,)
 
-.PHONY: all build test test-asan test-tsan bench clean
+.PHONY: all build test test-asan test-tsan fuzz bench clean
 
 all: build
 
@@ -47,6 +47,10 @@ test-tsan:
 	$(call configure,$(BUILD)-tsan,$(GENERATOR) -DNVRAR_TSAN=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS))
 	cmake --build $(BUILD)-tsan -j
 	cd $(BUILD)-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L threads
+
+# libFuzzer over the tuned-file parser and the env/config resolver (clang), FUZZ_SECONDS each.
+fuzz:
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-30} OUT_DIR=$(BUILD)/fuzz bash tests/fuzz/run.sh
 
 bench: build
 	BUILD=$(BUILD) scripts/bench.sh

@@ -133,8 +133,14 @@ NVRAR_API nvrar_result_t nvrar_get_unique_id(nvrar_unique_id_t *id);
  * Binds the communicator to config->device (or the current device). Takes GPU memory up to
  * config->memory_bytes (default 256 MiB) including NVSHMEM's symmetric heap, which nvrar sizes
  * itself unless NVSHMEM_SYMMETRIC_SIZE is set. One communicator per process at a time (NVSHMEM
- * has one world per process): a second init before destroy gives NVRAR_ERR_UNSUPPORTED.
- * config may be NULL for all defaults. Blocks until all ranks have joined.
+ * has one world per process): a second init before destroy gives NVRAR_ERR_UNSUPPORTED, and so does
+ * an NVSHMEM that another library already started in the process. config may be NULL for all
+ * defaults. Blocks until all ranks have joined.
+ * Every rank must resolve the same settings (config and NVRAR_* environment, the device aside) and
+ * the same tuned tables: the ranks compare them before any staging exists, and a difference fails
+ * init on every rank with NVRAR_ERR_INVALID_USAGE naming the setting and both values. A rank that
+ * cannot set up its part (topology, device memory, a peer it cannot reach) makes every rank fail
+ * alike, so that none is left waiting in NVSHMEM's collective teardown.
  */
 NVRAR_API nvrar_result_t nvrar_comm_init(nvrar_comm_t *comm, int nranks, nvrar_unique_id_t id,
                                          int rank, const nvrar_config_t *config);

@@ -12,6 +12,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "agree.h"
 #include "algo/recursive.h"
 #include "algo/ring.h"
 #include "comm.h"
@@ -321,6 +322,76 @@ static nvrar_result_t set_direct_args(nvrar_comm_t comm, char *area, const int *
   return NVRAR_SUCCESS;
 }
 
+/*
+ * This rank's part of init once NVSHMEM is up, all of it local: NVSHMEM's view of the ranks, the
+ * topology, tuned files, the staging layout and the device-side state. Its result is not returned to
+ * the caller directly but goes into the agreement, so that every rank fails together.
+ */
+static nvrar_result_t prepare(nvrar_comm_t comm, const nvrar_settings_t *settings, size_t *flags_bytes,
+                              size_t *cells_bytes, size_t *stage_bytes, size_t *ring_bytes) {
+  int rank = comm->rank, nranks = comm->nranks;
+  if (nvrar_shmem_my_pe() != rank || nvrar_shmem_n_pes() != nranks)
+    return nvrar_error(NVRAR_ERR_NVSHMEM, "nvrar_comm_init: NVSHMEM reports pe %d of %d, expected rank %d of %d",
+                       nvrar_shmem_my_pe(), nvrar_shmem_n_pes(), rank, nranks);
+  NVRAR_CHECK(find_topology(settings, rank, nranks, &comm->topo));
+  comm->local_size = comm->topo.gpus;
+  load_tuned(comm);
+  plan_staging(settings, &comm->topo, needs_ring_staging(comm), &comm->capacity, flags_bytes, cells_bytes, stage_bytes,
+               ring_bytes);
+  comm->slots_offset = *flags_bytes + *cells_bytes + *stage_bytes + *ring_bytes + 2 * signals_bytes(nranks);
+  return device_state(comm);
+}
+
+/*
+ * Collective: every rank's agreement record (agree.h) is gathered through a small symmetric area
+ * before any staging exists, then checked alike on every rank. *exchanged says whether the exchange
+ * itself completed (then every rank reached the same verdict, whatever it is). The area also proves
+ * that this rank reaches every rank of its node directly, which one-shot and two-shot need.
+ */
+static nvrar_result_t agree_with_peers(nvrar_comm_t comm, nvrar_result_t prep, size_t used, int *exchanged) {
+  const int n = comm->nranks;
+  const size_t rec = sizeof(nvrar_agree_record_t);
+  nvrar_result_t res = NVRAR_SUCCESS;
+  *exchanged = 0;
+  nvrar_agree_record_t *all = malloc((size_t)n * rec);
+  if (!all && prep == NVRAR_SUCCESS) /* still takes part below: its record tells the others */
+    prep = nvrar_error(NVRAR_ERR_OUT_OF_MEMORY, "nvrar_comm_init: out of host memory for the agreement");
+  char *area = nvrar_shmem_calloc((size_t)(n + 1) * rec); /* [this rank's record][everyone's, gathered] */
+  if (!area) { /* the same size on every rank: NVSHMEM refuses it on every rank */
+    res = nvrar_error(NVRAR_ERR_OUT_OF_MEMORY, "nvrar_comm_init: NVSHMEM could not allocate the %zu-byte agreement area",
+                      (size_t)(n + 1) * rec);
+    goto done;
+  }
+  if (prep == NVRAR_SUCCESS && comm->topo.nodes == 1) {
+    for (int pe = 0; pe < n && prep == NVRAR_SUCCESS; pe++)
+      if (!nvrar_shmem_ptr(area, pe))
+        prep = nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_comm_init: rank %d cannot reach rank %d's memory directly "
+                                                  "(no NVLink or P2P path)", comm->rank, pe);
+  }
+  nvrar_agree_record_t mine;
+  nvrar_agree_fill(&mine, prep, n, &comm->settings, comm->heap_bytes, used, &comm->topo, comm->tuned);
+  cudaError_t e = cudaMemcpy(area, &mine, rec, cudaMemcpyHostToDevice);
+  if (e == cudaSuccess) e = cudaDeviceSynchronize();
+  nvrar_shmem_barrier_all(); /* every record is written */
+  if (e == cudaSuccess) e = (cudaError_t)nvrar_shmem_gather(area, area + rec, rec, n);
+  if (e == cudaSuccess && all) e = cudaMemcpy(all, area + rec, (size_t)n * rec, cudaMemcpyDeviceToHost);
+  nvrar_shmem_barrier_all(); /* nobody frees the area while another rank still reads it */
+  if (!all) {
+    *exchanged = 1; /* its record says it failed: every rank fails */
+    res = prep;
+  } else if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    res = nvrar_error(NVRAR_ERR_CUDA, "nvrar_comm_init: gathering the ranks' settings failed: %s", cudaGetErrorString(e));
+  } else {
+    *exchanged = 1;
+    res = nvrar_agree_check(all, n, comm->rank);
+  }
+done:
+  if (area) nvrar_shmem_free(area);
+  free(all);
+  return res;
+}
+
 nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shmem_id, int rank,
                                  const nvrar_settings_t *settings) {
   nvrar_result_t res = NVRAR_SUCCESS;
@@ -340,7 +411,7 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   pthread_mutex_unlock(&registry_lock);
 
   nvrar_comm_t comm = calloc(1, sizeof *comm);
-  int shmem_up = 0;
+  int shmem_up = 0, collective_teardown = 0;
   if (!comm) {
     res = nvrar_error(NVRAR_ERR_OUT_OF_MEMORY, "nvrar_comm_init: out of host memory");
     goto fail;
@@ -401,24 +472,21 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
     goto fail;
   }
   shmem_up = 1;
-  if (nvrar_shmem_my_pe() != rank || nvrar_shmem_n_pes() != nranks) {
-    res = nvrar_error(NVRAR_ERR_NVSHMEM, "nvrar_comm_init: NVSHMEM reports pe %d of %d, expected rank %d of %d",
-                      nvrar_shmem_my_pe(), nvrar_shmem_n_pes(), rank, nranks);
-    goto fail;
-  }
   size_t free_shmem = 0;
   CUDA_TRY(cudaMemGetInfo(&free_shmem, &total), res, fail);
   NVRAR_INFO(NVRAR_SUBSYS_INIT, "NVSHMEM init took %zu MiB of device memory", (free_module - free_shmem) >> 20);
-  NVRAR_CHECK_GOTO(find_topology(settings, rank, nranks, &comm->topo), res, fail);
-  comm->local_size = comm->topo.gpus;
-  load_tuned(comm);
 
-  size_t flags_bytes, cells_bytes, stage_bytes, ring_bytes;
-  plan_staging(settings, &comm->topo, needs_ring_staging(comm), &comm->capacity, &flags_bytes, &cells_bytes,
-               &stage_bytes, &ring_bytes);
-  comm->slots_offset = flags_bytes + cells_bytes + stage_bytes + ring_bytes + 2 * signals_bytes(nranks);
+  /* From here every rank takes the same path: its own preparation's result goes into the agreement,
+   * so that a failure anywhere fails init everywhere and NVSHMEM's collective teardown is safe. */
+  size_t flags_bytes = 0, cells_bytes = 0, stage_bytes = 0, ring_bytes = 0;
+  nvrar_result_t prep = prepare(comm, settings, &flags_bytes, &cells_bytes, &stage_bytes, &ring_bytes);
   size_t used = comm->slots_offset + NVRAR_SUB_SLOTS * comm->slot_bytes;
-  comm->heap = nvrar_shmem_calloc(used);
+  int exchanged = 0;
+  res = agree_with_peers(comm, prep, used, &exchanged);
+  collective_teardown = exchanged; /* every rank reached the same verdict */
+  if (res != NVRAR_SUCCESS) goto fail;
+
+  comm->heap = nvrar_shmem_calloc(used); /* the same size on every rank, agreed */
   if (!comm->heap) {
     res = nvrar_error(NVRAR_ERR_OUT_OF_MEMORY,
                       "nvrar_comm_init: NVSHMEM could not allocate %zu bytes of staging from its %zu-byte heap", used,
@@ -426,10 +494,11 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
     goto fail;
   }
   comm->heap_used = used;
-  CUDA_TRY(cudaDeviceSynchronize(), res, fail);
-  nvrar_shmem_barrier_all(); /* every rank's staging is zeroed before anyone writes into it */
+  collective_teardown = 0; /* past this point a failure is this rank's alone: tear down locally */
+  cudaError_t synced = cudaDeviceSynchronize();
+  nvrar_shmem_barrier_all(); /* every rank's staging is zeroed before anyone writes into it; also on error */
+  CUDA_TRY(synced, res, fail);
 
-  NVRAR_CHECK_GOTO(device_state(comm), res, fail);
   set_ring_args(&comm->ring_args, &comm->topo, comm->capacity.region_packs,
                 (char *)comm->heap + flags_bytes + cells_bytes + stage_bytes, ring_bytes);
   comm->capacity.cells_packs = comm->ring_args.cells_packs;
@@ -463,12 +532,18 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
 fail:
   if (comm) {
     comm_release_local(comm);
-    if (comm->heap) nvrar_shmem_free(comm->heap);
-    if (shmem_up) nvrar_shmem_finalize();
+    if (shmem_up && collective_teardown) {
+      if (comm->heap) nvrar_shmem_free(comm->heap);
+      nvrar_shmem_finalize();
+      shmem_up = 0;
+    } else if (shmem_up) {
+      NVRAR_WARN("nvrar_comm_init failed on this rank alone after NVSHMEM started; its collective teardown would wait "
+                 "for peers that carry on, so NVSHMEM stays initialised in this process");
+    }
     free(comm);
   }
   pthread_mutex_lock(&registry_lock);
-  shmem_initialized = 0;
+  shmem_initialized = shmem_up; /* 0 unless NVSHMEM had to be left up */
   pthread_mutex_unlock(&registry_lock);
   return res;
 }

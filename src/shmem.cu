@@ -12,6 +12,12 @@
 /* Never launched: its attributes make CUDA load this library's device module. */
 __global__ void nvrar_module_anchor() {}
 
+/* Init's agreement: out[pe] = pe's `bytes` at `area`, over NVLink or the network alike. */
+__global__ void nvrar_gather_kernel(const char *area, char *out, size_t bytes, int npes) {
+  for (int pe = threadIdx.x; pe < npes; pe += blockDim.x) nvshmem_getmem(out + (size_t)pe * bytes, area, bytes, pe);
+  nvshmem_quiet();
+}
+
 extern "C" {
 
 int nvrar_shmem_load_module(void) {
@@ -38,6 +44,12 @@ int nvrar_shmem_init(int rank, int nranks, const void *uid) {
 }
 
 int nvrar_shmem_init_status(void) { return nvshmemx_init_status(); }
+
+int nvrar_shmem_gather(const void *area, void *out, size_t bytes, int npes) {
+  nvrar_gather_kernel<<<1, 128>>>(static_cast<const char *>(area), static_cast<char *>(out), bytes, npes);
+  cudaError_t e = cudaGetLastError();
+  return (int)(e != cudaSuccess ? e : cudaDeviceSynchronize());
+}
 
 void nvrar_shmem_finalize(void) { nvshmem_finalize(); }
 

@@ -26,6 +26,9 @@ void *nvrar_shmem_malloc(size_t bytes);
 void nvrar_shmem_free(void *ptr);
 void *nvrar_shmem_ptr(void *ptr, int pe);
 void nvrar_shmem_barrier_all(void);
+/* Collective helper: out (symmetric) gets every pe's `bytes` at the symmetric `area`, in pe order; a
+ * cudaError_t. */
+int nvrar_shmem_gather(const void *area, void *out, size_t bytes, int npes);
 
 #ifdef __cplusplus
 }

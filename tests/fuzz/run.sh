@@ -13,7 +13,7 @@ if ! command -v "$cc" >/dev/null; then
   exit 0
 fi
 mkdir -p "$out"
-core="src/args.c src/config.c src/log.c src/model.c src/shmem_env.c src/tune.c src/tuned.c"
+core="src/agree.c src/args.c src/config.c src/log.c src/model.c src/shmem_env.c src/tune.c src/tuned.c"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc -lm"
 status=0
 for harness in tuned config; do

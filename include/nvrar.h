@@ -161,9 +161,12 @@ NVRAR_API nvrar_result_t nvrar_comm_init(nvrar_comm_t *comm, int nranks, nvrar_u
 NVRAR_API nvrar_result_t nvrar_comm_destroy(nvrar_comm_t comm);
 
 /*
- * Local: marks the communicator aborted so that running kernels stop waiting for peers (within about
- * 1 ms) and later ones return at once, then frees it as nvrar_comm_destroy does for a failed
- * communicator. Use after NVRAR_ERR_TIMEOUT or a lost peer. comm must not be used afterwards.
+ * Local and non-blocking: marks the communicator aborted so that running kernels stop waiting for
+ * peers (within about 1 ms) and later ones return at once, and releases it without waiting for the
+ * device (never cudaDeviceSynchronize: another library's kernel may be stuck on the same lost peer).
+ * Its device-side state (about 0.5 MiB) stays allocated, since in-flight kernels may still touch it,
+ * and NVSHMEM stays initialised in the process. Aborting a world aborts its sub-communicators. Use
+ * after NVRAR_ERR_TIMEOUT or a lost peer. comm must not be used afterwards.
  */
 NVRAR_API nvrar_result_t nvrar_comm_abort(nvrar_comm_t comm);
 

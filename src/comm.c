@@ -732,11 +732,26 @@ nvrar_result_t nvrar_comm_abort_impl(nvrar_comm_t comm) {
     if (child) nvrar_comm_abort_impl(child);
   }
   comm->aborted = 1;
-  /* Running kernels see this after at most ~1 ms of waiting and return; later ones return at once,
-   * so the synchronisation in destroy ends without any peer. */
+  /* Running kernels see this after at most ~1 ms of waiting and return; later ones return at once. */
   ((volatile int *)comm->host_words)[1] = 1;
-  nvrar_result_t res = nvrar_comm_destroy_impl(comm);
-  return res == NVRAR_ERR_CUDA ? res : NVRAR_SUCCESS;
+  /*
+   * No wait on the device: cudaDeviceSynchronize would also wait for another library's kernel stuck
+   * on the same lost peer, and cudaFree/cudaFreeHost synchronise too. So the device-side state and
+   * the host-mapped words, which nvrar's kernels still in flight may touch, stay allocated (about
+   * 0.5 MiB of device memory) until the process exits; NVSHMEM and its heap stay up, as after any
+   * failure (a new communicator needs a new process). A sub-communicator's slot is retired.
+   */
+  NVRAR_INFO(NVRAR_SUBSYS_INIT, "nvrar_comm_abort: rank %d tore down locally without waiting for the device; its device-side state "
+             "stays allocated and NVSHMEM stays initialised in this process", comm->rank);
+  if (comm->parent) {
+    pthread_mutex_lock(&registry_lock);
+    comm->parent->slots_used &= ~(1u << comm->slot);
+    comm->parent->slots_dead |= 1u << comm->slot;
+    comm->parent->children--;
+    pthread_mutex_unlock(&registry_lock);
+  }
+  registry_drop(comm, 1);
+  return NVRAR_SUCCESS;
 }
 
 nvrar_result_t nvrar_comm_async_error(nvrar_comm_t comm) {

@@ -105,3 +105,12 @@ extern "C" int nvrar_check_digest(const void *buf, size_t bytes, unsigned long l
   digest_kernel<<<grid_for(bytes), 256, 0, (cudaStream_t)stream>>>((const unsigned char *)buf, bytes, dev_digest);
   return (int)cudaGetLastError();
 }
+
+__global__ void spin_kernel(const volatile int *flag) {
+  while (*flag == 0) __nanosleep(1000);
+}
+
+extern "C" int nvrar_check_spin(const volatile int *dev_flag, void *stream) {
+  spin_kernel<<<1, 1, 0, (cudaStream_t)stream>>>(dev_flag);
+  return (int)cudaGetLastError();
+}

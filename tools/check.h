@@ -18,6 +18,9 @@ int nvrar_check_fill(void *buf, size_t count, int dtype, int rank, uint32_t seed
 /* Adds to *dev_wrong the elements of out that differ bitwise from the expected all-reduce. */
 int nvrar_check_count_wrong(const void *out, size_t count, int dtype, int op, int nranks, uint32_t seed,
                             unsigned long long *dev_wrong, void *stream);
+/* A kernel that spins until *host_flag (host-mapped memory) is non-zero: another library's kernel stuck
+ * on a lost peer, for the tests that nvrar's abort does not wait on the device. */
+int nvrar_check_spin(const volatile int *dev_flag, void *stream);
 /* Adds an order-sensitive digest of bytes of buf to *dev_digest (compare across ranks). */
 int nvrar_check_digest(const void *buf, size_t bytes, unsigned long long *dev_digest, void *stream);
 

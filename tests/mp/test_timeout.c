@@ -2,7 +2,8 @@
  * A peer that never comes: rank 1 skips the all-reduce that rank 0 enqueues. Rank 0's kernel must
  * give up after the configured timeout (1 s here), the error must show in
  * nvrar_comm_get_async_error and the next call must return NVRAR_ERR_TIMEOUT; then both ranks
- * abort without any collective, so nothing hangs.
+ * abort without any collective, so nothing hangs, and without waiting on the device: a kernel of
+ * "another library" spins on a stream of its own meanwhile and is still running when abort returns.
  *
  * With NVRAR_TEST_MISSING=destroy the peer is missing from nvrar_comm_destroy instead: rank 1
  * never calls it, and rank 0's destroy must return NVRAR_ERR_TIMEOUT after the timeout, torn down
@@ -63,9 +64,25 @@ int main(int argc, char **argv) {
          next == NVRAR_ERR_TIMEOUT && strstr(nvrar_get_last_error(), "timed out") != NULL;
   }
   MP_EXPECT(nvrar_job_barrier(&job) == 0);
+  /* Another library's kernel, stuck on the same lost peer: abort must return while it still runs. */
+  int *stuck = NULL, *dev_stuck = NULL;
+  cudaStream_t other;
+  MP_CUDA(cudaStreamCreateWithFlags(&other, cudaStreamNonBlocking));
+  MP_CUDA(cudaHostAlloc((void **)&stuck, sizeof *stuck, cudaHostAllocMapped));
+  *(volatile int *)stuck = 0;
+  MP_CUDA(cudaHostGetDevicePointer((void **)&dev_stuck, stuck, 0));
+  MP_CUDA(nvrar_check_spin(dev_stuck, other));
   double t0 = mp_now();
   MP_NVRAR(nvrar_comm_abort(comm));
   double abort_s = mp_now() - t0;
+  int spinning = cudaStreamQuery(other) == cudaErrorNotReady;
+  *(volatile int *)stuck = 1;
+  MP_CUDA(cudaStreamSynchronize(other));
+  if (!spinning || abort_s > 1.0) {
+    fprintf(stderr, "rank %d: abort took %.3f s and the other kernel was %s: abort waited on the device\n", job.rank,
+            abort_s, spinning ? "still running" : "done");
+    ok = 0;
+  }
   MP_EXPECT(nvrar_all_reduce(comm, buf, buf, 16, NVRAR_FLOAT32, NVRAR_SUM, s) == NVRAR_ERR_INVALID_USAGE);
   ok = (int)mp_sum(&job, (unsigned long long)ok) == job.nranks;
   if (job.rank == 0) printf("test_timeout: %s (abort took %.3f s)\n", ok ? "ok" : "FAILED", abort_s);

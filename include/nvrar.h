@@ -236,6 +236,11 @@ NVRAR_API nvrar_result_t nvrar_free(nvrar_comm_t comm, void *ptr);
  * the device-side epoch by themselves.
  * Errors: NVRAR_ERR_INVALID_ARGUMENT (nothing enqueued), NVRAR_ERR_TIMEOUT if an earlier call
  * timed out waiting for a peer (the communicator must then be aborted), NVRAR_ERR_CUDA.
+ * A call whose kernel gives up (a wait past the timeout, an abort) leaves recvbuf holding NaNs: it
+ * writes 0xff bytes, a NaN in every dtype, over what it could not finish, and nvrar_comm_get_async_error
+ * then reports the error. Every later kernel of that communicator, already queued or replayed from a
+ * CUDA graph captured before, finds it dead and fills its whole recvbuf so, without waiting: a
+ * failed all-reduce never returns numbers that look right.
  * Thread safety: one thread per communicator at a time.
  */
 NVRAR_API nvrar_result_t nvrar_all_reduce(nvrar_comm_t comm, const void *sendbuf, void *recvbuf,

@@ -82,7 +82,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) hier_kernel(nvrar_kernel_ar
   const int LL_PRE = 0, LL_R = 1, LL_FIN = 1 + L, LL_ENC = 2 + L;
   uint64_t *mine = signal_word(a, a.signals, a.rank);
   uint64_t round = a.sync->round[blockIdx.x];
-  bool ok = !comm_dead(a);
+  bool ok = block_alive(a);
 
   for (uint64_t j = 0; j < g.count && ok; j++) {
     round++;
@@ -200,6 +200,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) hier_kernel(nvrar_kernel_ar
     }
     __syncthreads();
   }
+  poison_if_failed<T>(a, ok);
   if (threadIdx.x == 0) {
     nvshmem_quiet();
     a.sync->round[blockIdx.x] = round;

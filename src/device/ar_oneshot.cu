@@ -38,7 +38,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) oneshot_kernel(nvrar_kernel
   const uint64_t base = sync->ll_count;
   const nvrar_twoshot_geom_t g = nvrar_twoshot_geom(a.packs, 1, a.slice_cap, gridDim.x);
   uint4 *cells = static_cast<uint4 *>(a.stage[a.rank]);
-  bool ok = !comm_dead(a);
+  bool ok = block_alive(a);
 
   for (uint64_t piece = 0; piece < g.pieces && ok; piece++) {
     const uint64_t counter = base + 1 + piece;
@@ -89,6 +89,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) oneshot_kernel(nvrar_kernel
     /* This block's reads of the piece are done before any of its pushes of the next piece. */
     ok = __syncthreads_and(ok);
   }
+  poison_if_failed<T>(a, ok);
 
   /* The last block to finish publishes the new piece counter; all blocks read `base` before. */
   if (threadIdx.x == 0) {

@@ -92,7 +92,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) ring_kernel(nvrar_kernel_ar
   const Rounds g = make_rounds(a, 2 * n - 1, n);
   const uint64_t sub = nvrar_div_up(g.chunk, (uint64_t)RING_SPLIT);
   uint64_t round = a.sync->round[blockIdx.x];
-  bool ok = !comm_dead(a);
+  bool ok = block_alive(a);
 
   for (uint64_t j = 0; j < g.count && ok; j++) {
     round++;
@@ -112,6 +112,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) ring_kernel(nvrar_kernel_ar
       copy_out<T>(a.recv, slot(a, g, round, last + 1) + (plo - lo), plo, phi - plo, a);
     }
   }
+  poison_if_failed<T>(a, ok);
   if (threadIdx.x == 0) {
     nvshmem_quiet();
     a.sync->round[blockIdx.x] = round;
@@ -125,7 +126,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) simple_ring_kernel(nvrar_ke
   uint64_t *from_prev = r.from_prev, *to_next = r.to_next;
   const Rounds g = make_rounds(a, 3, 1);
   uint64_t round = a.sync->round[blockIdx.x];
-  bool ok = !comm_dead(a);
+  bool ok = block_alive(a);
 
   for (uint64_t j = 0; j < g.count && ok; j++) {
     round++;
@@ -160,6 +161,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) simple_ring_kernel(nvrar_ke
     }
     __syncthreads(); /* this round's slots are read before the next round's sends */
   }
+  poison_if_failed<T>(a, ok);
   if (threadIdx.x == 0) {
     nvshmem_quiet();
     a.sync->round[blockIdx.x] = round;

@@ -34,7 +34,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) twoshot_kernel(nvrar_kernel
   uint4 *mine = static_cast<uint4 *>(a.stage[a.rank]);
   const uint64_t slot_off = (uint64_t)blockIdx.x * g.per_block; /* this block's packs in any slot */
   const uint64_t gather = (uint64_t)NRANKS * a.slice_cap;          /* gather slots follow the scatter slots */
-  bool ok = !comm_dead(a);
+  bool ok = block_alive(a);
 
   for (uint64_t piece = 0; piece < g.pieces && ok; piece++) {
     const uint64_t begin = nvrar_piece_begin(&g, piece);
@@ -82,6 +82,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) twoshot_kernel(nvrar_kernel
         store_pack<T>(a.recv, begin + lo + k, a.count, a.aligned, load_cg(src + k));
     }
   }
+  poison_if_failed<T>(a, ok);
   if (threadIdx.x == 0) a.sync->seq[blockIdx.x] = seq;
 }
 

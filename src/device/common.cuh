@@ -232,6 +232,25 @@ __device__ __forceinline__ bool comm_dead(const nvrar_kernel_args_t &a) {
   return ((volatile nvrar_device_sync_t *)a.sync)->dead != 0;
 }
 
+/* Block-collective: the communicator is alive, as every thread of the block saw it (a thread reading
+ * `dead` a moment later than another must not take another path through the block's barriers). */
+__device__ __forceinline__ bool block_alive(const nvrar_kernel_args_t &a) { return __syncthreads_and(!comm_dead(a)); }
+
+/*
+ * Block-collective, at a kernel's end: a block that gave up (timeout, abort, a communicator already
+ * dead, so also every CUDA graph replay after a timeout) overwrites the whole of recv with 0xff
+ * bytes, a NaN in float, half and bfloat16 alike, so that a failed call never returns stale or
+ * half-reduced numbers that look right. Blocks still finishing may store real values over parts of
+ * it; what a failed call leaves always holds NaNs (include/nvrar.h says so).
+ */
+template <typename T>
+__device__ __forceinline__ void poison_if_failed(const nvrar_kernel_args_t &a, bool ok) {
+  if (__syncthreads_and(ok)) return;
+  const uint4 nan = make_uint4(~0u, ~0u, ~0u, ~0u);
+  for (uint64_t p = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; p < a.packs; p += (uint64_t)gridDim.x * blockDim.x)
+    store_pack<T>(a.recv, p, a.count, a.aligned, nan);
+}
+
 }  // namespace nvrar
 
 #endif /* NVRAR_DEVICE_COMMON_CUH */

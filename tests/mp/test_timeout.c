@@ -31,6 +31,17 @@ static int missing_from_destroy(nvrar_job_t *job, nvrar_comm_t comm) {
   return ok ? 0 : 1;
 }
 
+/* Bytes of a device buffer that are not 0xff (NaN in every dtype): what a failed call must leave. */
+static size_t count_not_nan(const void *dev, size_t bytes) {
+  unsigned char *host = malloc(bytes);
+  MP_EXPECT(host != NULL);
+  MP_CUDA(cudaMemcpy(host, dev, bytes, cudaMemcpyDeviceToHost));
+  size_t bad = 0;
+  for (size_t i = 0; i < bytes; i++) bad += host[i] != 0xff;
+  free(host);
+  return bad;
+}
+
 int main(int argc, char **argv) {
   nvrar_job_t job;
   int rc = mp_start(argc, argv, &job, 2);
@@ -49,6 +60,19 @@ int main(int argc, char **argv) {
   MP_CUDA(cudaMalloc(&buf, count * 4));
   MP_CUDA(cudaMemset(buf, 0, count * 4));
   int ok = 1;
+  /* A graph captured before the timeout and replayed after it: the kernel finds the communicator dead
+   * and must leave NaNs (0xff bytes), never the stale contents of its output. */
+  void *gbuf;
+  MP_CUDA(cudaMalloc(&gbuf, 4096));
+  cudaGraphExec_t exec = NULL;
+  if (job.rank == 0) {
+    cudaGraph_t graph;
+    MP_CUDA(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+    MP_NVRAR(nvrar_all_reduce(comm, gbuf, gbuf, 1024, NVRAR_FLOAT32, NVRAR_SUM, s));
+    MP_CUDA(cudaStreamEndCapture(s, &graph));
+    MP_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+    MP_CUDA(cudaGraphDestroy(graph));
+  }
   if (job.rank == 0) {
     double t0 = mp_now();
     nvrar_result_t r = nvrar_all_reduce(comm, buf, buf, count, NVRAR_FLOAT32, NVRAR_SUM, s);
@@ -62,7 +86,17 @@ int main(int argc, char **argv) {
            nvrar_result_string(async), nvrar_result_string(next), nvrar_get_last_error());
     ok = r == NVRAR_SUCCESS && waited >= 0.9 && waited < 10 && async == NVRAR_ERR_TIMEOUT &&
          next == NVRAR_ERR_TIMEOUT && strstr(nvrar_get_last_error(), "timed out") != NULL;
+    size_t stale = count_not_nan(buf, count * 4);
+    MP_CUDA(cudaMemset(gbuf, 0, 4096));
+    MP_CUDA(cudaGraphLaunch(exec, s));
+    MP_CUDA(cudaStreamSynchronize(s));
+    size_t replay_stale = count_not_nan(gbuf, 4096);
+    printf("  output of the timed-out call: %zu of %zu bytes not 0xff; graph replay after it: %zu of 4096\n", stale,
+           count * 4, replay_stale);
+    ok = ok && stale == 0 && replay_stale == 0;
+    MP_CUDA(cudaGraphExecDestroy(exec));
   }
+  MP_CUDA(cudaFree(gbuf));
   MP_EXPECT(nvrar_job_barrier(&job) == 0);
   /* Another library's kernel, stuck on the same lost peer: abort must return while it still runs. */
   int *stuck = NULL, *dev_stuck = NULL;

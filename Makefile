@@ -32,7 +32,8 @@ build:
 test: build
 	cd $(BUILD) && ctest --output-on-failure
 	@n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU'); if [ "$${n:-0}" -lt 4 ]; then \
-	  echo "GPU tests that need more GPUs than the $${n:-0} visible here were skipped (they need 2 or 4)."; fi
+	  echo "GPU tests that need more GPUs than the $${n:-0} visible here were skipped (they need 2 or 4);"; \
+	  echo "with a GPU, the shared tier (ctest -L shared) ran those suites with the ranks sharing it."; fi
 	@if python3 -c 'import pytest' 2>/dev/null; then python3 -m pytest -q python/tests; \
 	  else echo "Python tests skipped: pytest is not installed (python3 -m pip install pytest)."; fi
 

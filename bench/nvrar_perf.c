@@ -58,6 +58,7 @@ typedef struct options {
   size_t min_bytes, max_bytes, step_bytes;
   double factor;
   int iters, warmup, check, graph_launches, nprocs, average;
+  int time_sliced; /* --time-sliced: ranks may share GPUs, every timed row labelled so */
   int dtypes[NVRAR_NUM_DTYPES], ndtypes;
   int ops[NVRAR_NUM_OPS], nops;
   nvrar_algo_t algo;
@@ -85,6 +86,8 @@ static void usage(FILE *f) {
           "  -A, --algo A             auto, oneshot, twoshot, ring, simple-ring, hier-rd, hier-rhd (default auto;\n"
           "                           NVRAR_ALGO also works)\n"
           "      --compare nccl       time NCCL on the same buffers in the same run\n"
+          "      --time-sliced        with NVRAR_SHARE_GPUS=1 and more ranks than GPUs: print the times anyway,\n"
+          "                           every row labelled time-sliced (they are not performance)\n"
           "  -J, --output_file F      also write the rows as JSON to F\n"
           "      --env                print nvrar's environment variables and exit\n"
           "      --model              print the cost model's predictions across nodes and exit (no GPU needed)\n"
@@ -138,12 +141,13 @@ static void parse_options(int argc, char **argv, options_t *o) {
   o->average = 1;
   o->dtypes[o->ndtypes++] = NVRAR_FLOAT32;
   o->ops[o->nops++] = NVRAR_SUM;
-  enum { OPT_COMPARE = 1000, OPT_ENV, OPT_MODEL };
+  enum { OPT_COMPARE = 1000, OPT_ENV, OPT_MODEL, OPT_TIME_SLICED };
   static const struct option longs[] = {
       {"minbytes", 1, 0, 'b'}, {"maxbytes", 1, 0, 'e'}, {"stepfactor", 1, 0, 'f'}, {"stepbytes", 1, 0, 'i'},
       {"iters", 1, 0, 'n'}, {"warmup_iters", 1, 0, 'w'}, {"check", 1, 0, 'c'}, {"datatype", 1, 0, 'd'},
       {"op", 1, 0, 'o'}, {"cudagraph", 1, 0, 'G'}, {"ngpus", 1, 0, 'g'}, {"average", 1, 0, 'a'},
       {"algo", 1, 0, 'A'}, {"output_file", 1, 0, 'J'}, {"compare", 1, 0, OPT_COMPARE}, {"env", 0, 0, OPT_ENV}, {"model", 0, 0, OPT_MODEL},
+      {"time-sliced", 0, 0, OPT_TIME_SLICED},
       {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "b:e:f:i:n:w:c:d:o:G:g:a:A:J:h", longs, NULL)) != -1) {
@@ -201,6 +205,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
         }
         o->compare_nccl = 1;
         break;
+      case OPT_TIME_SLICED: o->time_sliced = 1; break;
       case OPT_ENV: nvrar_env_print_table(stdout); exit(0);
       case OPT_MODEL: nvrar_model_print(stdout); exit(0);
       case 'h': usage(stdout); exit(0);
@@ -455,13 +460,29 @@ int main(int argc, char **argv) {
     fprintf(stderr, "nvrar_perf: no CUDA GPU is visible on this machine; nothing to measure\n");
     return 77;
   }
-  if (o.nprocs > ndev) {
-    fprintf(stderr, "nvrar_perf: -g %d asks for more GPUs than the %d visible\n", o.nprocs, ndev);
+  const char *share = getenv("NVRAR_SHARE_GPUS");
+  if (o.nprocs > ndev && !(share && !strcmp(share, "1"))) {
+    fprintf(stderr, "nvrar_perf: -g %d asks for more GPUs than the %d visible (NVRAR_SHARE_GPUS=1 lets ranks share "
+            "them, for correctness)\n", o.nprocs, ndev);
     return 2;
   }
   nvrar_job_t job;
   if (nvrar_job_start(o.nprocs, &job)) return 1;
   if (job.is_parent) return job.exit_code;
+  /* One host assumed, as for the ranks' GPU choice below: more ranks than GPUs means they time-slice. */
+  const int shared = job.nranks > ndev;
+  if (shared && o.compare_nccl) {
+    if (job.rank == 0)
+      fprintf(stderr, "nvrar_perf: --compare nccl needs a GPU per rank: NCCL 2.28 refuses two ranks on one GPU "
+                      "(%d ranks, %d GPUs)\n", job.nranks, ndev);
+    return 2;
+  }
+  if (shared && !o.time_sliced) {
+    if (job.rank == 0)
+      fprintf(stderr, "nvrar_perf: %d ranks share %d GPU(s): their times are time slices, not performance; pass "
+                      "--time-sliced to print them anyway (labelled), with -c 1 for the check\n", job.nranks, ndev);
+    return 2;
+  }
   g_rank = job.rank;
   int n = job.nranks;
   CUDA_OK(cudaGetDeviceCount(&ndev));
@@ -520,6 +541,9 @@ int main(int argc, char **argv) {
 #if NVRAR_HAVE_NCCL_H
     if (o.compare_nccl) printf("# compared with NCCL %d (%s) on the same buffers\n", dropin_real.version, dropin_real.path);
 #endif
+    if (shared)
+      printf("# TIME-SLICED: %d ranks share %d GPU(s) (NVRAR_SHARE_GPUS=1); the times below are not performance\n", n,
+             ndev);
     printf("#\n#%58s%s\n", "", "          out-of-place                       in-place");
     printf("# %10s %12s %9s %6s %6s %8s %7s %7s %6s %8s %7s %7s %6s%s\n", "size", "count", "type", "redop", "root",
            "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw", "#wrong",
@@ -531,8 +555,8 @@ int main(int argc, char **argv) {
       return 1;
     }
     if (json)
-      fprintf(json, "{\"ranks\": %d, \"device\": \"%s\", \"graph_launches\": %d, \"iters\": %d, \"init_s\": %.3f, \"init_mib\": %.0f, \"rows\": [",
-              n, prop.name, o.graph_launches, o.iters, worst, most);
+      fprintf(json, "{\"ranks\": %d, \"device\": \"%s\", \"graph_launches\": %d, \"iters\": %d, \"init_s\": %.3f, \"init_mib\": %.0f, \"time_sliced\": %s, \"rows\": [",
+              n, prop.name, o.graph_launches, o.iters, worst, most, shared ? "true" : "false");
   }
 
   unsigned long long total_wrong = 0;
@@ -576,7 +600,7 @@ int main(int argc, char **argv) {
                nvrar_dtype_name((nvrar_dtype_t)dtype), nvrar_op_name((nvrar_op_t)op), -1, t[0], algbw[0], busbw[0], wrong[0], t[1], algbw[1], busbw[1],
                wrong[1]);
         if (o.compare_nccl) printf("  %8.2f %8.2f %7.2fx", nt[0], nt[1], nt[0] / t[0]);
-        printf("\n");
+        printf("%s\n", shared ? "  time-sliced" : "");
         fflush(stdout);
         if (json) {
           fprintf(json,

@@ -2,7 +2,11 @@
 # One call on the GPU machine: build if needed, run the GPU tests on 2 and 4 ranks, run nvrar_perf
 # against NCCL in the same run, write every log under $LOGS and print a short table last.
 #
-#   scripts/gpu_check.sh [full|quick|bench|tests|sweep|algos] [ring]     (default full)
+#   scripts/gpu_check.sh [full|quick|bench|tests|shared|sweep|algos] [ring]
+#          (default: full with 2 GPUs or more, shared with one)
+#   shared: the shared tier (ctest -L shared: every multi-rank suite at 2-8 ranks and on the virtual
+#          layouts, ranks sharing the GPUs there are, NVRAR_SHARE_GPUS=1), then nvrar_perf at one rank
+#          per GPU (real timings: a copy at one rank)
 #   sweep: launch-shape variants of each forced algorithm (for src/tune.c), no NCCL;
 #          `sweep ring`: the chunked ring at 16-64 MiB over blocks x threads, NCCL once for reference,
 #          and again with each library of SWEEP_LIBS="name:libdir:BLOCKSxTHREADS,.. ..." (experiment builds);
@@ -26,7 +30,7 @@
 set -uo pipefail
 export NCCL_NVLS_ENABLE=0 NVSHMEM_DISABLE_NVLS=1 TORCH_SYMM_MEM_DISABLE_MULTICAST=1
 
-mode=${1:-full}
+mode=${1:-}
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 LOGS=${LOGS:-/tmp/nvrar-gpu-check}
@@ -47,6 +51,7 @@ fi
 bin="$BUILD/bin"
 export LD_LIBRARY_PATH="$(cd "$BUILD/lib" && pwd):$LD_LIBRARY_PATH"
 ngpu=$(nvidia-smi -L 2>/dev/null | grep -c GPU || true)
+[ -n "$mode" ] || { [ "${ngpu:-0}" -ge 2 ] && mode=full || mode=shared; }
 echo "== $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1), $ngpu GPUs, mode $mode"
 
 # run NAME TIMEOUT CMD...: logs to $LOGS/NAME.log, records pass/fail/skip and seconds.
@@ -76,6 +81,17 @@ finish() {
   exit $?
 }
 export NVRAR_TIMEOUT=${NVRAR_TIMEOUT:-10} # a stuck kernel fails in 10 s, not 30
+
+if [ "$mode" = shared ]; then
+  t0=$SECONDS
+  (cd "$BUILD" && ctest -L shared --output-on-failure) > "$LOGS/shared.log" 2>&1
+  rc=$?
+  printf '%-34s %-14s %4ds  %s\n' "shared tier" "$([ $rc -eq 0 ] && echo PASS || echo "FAIL(rc=$rc)")" \
+    $((SECONDS - t0)) "$(grep -E 'tests passed' "$LOGS/shared.log" | tail -1)" | tee -a "$summary"
+  [ $rc -eq 0 ] || grep -E '\*\*\*|Failed|FAIL' "$LOGS/shared.log" | head -20
+  run perf.graph.g1 240 "$bin/nvrar_perf" -g 1 -d bfloat16 -n 20 -w 5 -c 1 -G 20 -b 1K -e 64M -J "$LOGS/perf.graph.g1.json"
+  finish
+fi
 
 if [ "$mode" = sweep ]; then
   sweep() { # name ranks "ENV=..." args...

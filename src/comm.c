@@ -475,6 +475,10 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   size_t free_shmem = 0;
   CUDA_TRY(cudaMemGetInfo(&free_shmem, &total), res, fail);
   NVRAR_INFO(NVRAR_SUBSYS_INIT, "NVSHMEM init took %zu MiB of device memory", (free_module - free_shmem) >> 20);
+  int shared = nvrar_shmem_gpu_shared();
+  if (shared)
+    NVRAR_INFO(NVRAR_SUBSYS_INIT, "rank %d shares GPU %d with other ranks (NVSHMEM %s MPG): they reach each other "
+               "through nvshmem_ptr and time-slice the GPU; correct, not fast", rank, device, shared == 1 ? "limited" : "full");
 
   /* From here every rank takes the same path: its own preparation's result goes into the agreement,
    * so that a failure anywhere fails init everywhere and NVSHMEM's collective teardown is safe. */

@@ -19,6 +19,7 @@
   X(NVRAR_TIMEOUT, DOUBLE, "30", "Seconds a kernel waits for a peer before NVRAR_ERR_TIMEOUT")       \
   X(NVRAR_CACHE_DIR, STRING, "", "Directory of tuned files tuning_{N}gpu_{dtype}.json; unset: $XDG_CACHE_HOME/nvrar or ~/.cache/nvrar (docs/tuning.md)") \
   X(NVSHMEM_ALLREDUCE_CONFIG, STRING, "", "One tuned file for every world size and dtype, instead of NVRAR_CACHE_DIR's") \
+  X(NVRAR_SHARE_GPUS, INT, "0", "Tools and tests: 1 runs N ranks over fewer GPUs, rank r on GPU r % (GPUs visible); time-sliced, for correctness only (docs/design.md)") \
   X(NVRAR_NCCL_DISABLE, INT, "0", "NCCL drop-in: 1 forwards every call to NCCL (a pure pass-through); same value on every rank") \
   X(NVRAR_NCCL_MAX_BYTES, SIZE, "64MiB", "NCCL drop-in: largest all-reduce nvrar serves; larger ones go to NCCL") \
   X(NVRAR_NCCL_LIBRARY, STRING, "", "The real libnccl.so.2 for the drop-in and nvrar_perf --compare; unset: searched (docs/nccl.md)") \

@@ -45,6 +45,11 @@ int nvrar_shmem_init(int rank, int nranks, const void *uid) {
 
 int nvrar_shmem_init_status(void) { return nvshmemx_init_status(); }
 
+int nvrar_shmem_gpu_shared(void) {
+  int status = nvshmemx_init_status();
+  return status == NVSHMEM_STATUS_LIMITED_MPG ? 1 : status == NVSHMEM_STATUS_FULL_MPG ? 2 : 0;
+}
+
 int nvrar_shmem_gather(const void *area, void *out, size_t bytes, int npes) {
   nvrar_gather_kernel<<<1, 128>>>(static_cast<const char *>(area), static_cast<char *>(out), bytes, npes);
   cudaError_t e = cudaGetLastError();

@@ -15,6 +15,9 @@ int nvrar_shmem_get_uniqueid(void *out);
 int nvrar_shmem_init(int rank, int nranks, const void *uid);
 /* nvshmemx_init_status(): 0 while NVSHMEM is not initialised in this process. */
 int nvrar_shmem_init_status(void);
+/* After init: 0 if this PE has its GPU to itself, 1 if PEs share it in NVSHMEM's limited MPG mode
+ * (no MPS: peers map each other's memory, processes time-slice), 2 in full MPG (under MPS). */
+int nvrar_shmem_gpu_shared(void);
 void nvrar_shmem_finalize(void);
 int nvrar_shmem_my_pe(void);
 int nvrar_shmem_n_pes(void);

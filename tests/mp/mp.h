@@ -53,17 +53,42 @@ static inline double mp_now(void) {
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* NVRAR_SHARE_GPUS=1: ranks may share GPUs, rank r on GPU r % (GPUs visible). */
+static inline int mp_sharing(void) {
+  const char *v = getenv("NVRAR_SHARE_GPUS");
+  return v && !strcmp(v, "1");
+}
+
+/* Ranks share this run's GPUs (then cudaMemGetInfo sees the other ranks' memory too, and times are
+ * time slices). */
+static inline int mp_shared(const nvrar_job_t *job) {
+  int ndev = 0;
+  MP_CUDA(cudaGetDeviceCount(&ndev));
+  return job->nranks > ndev;
+}
+
+/* NVRAR_TEST_MAX_BYTES: the largest message a test sends (the shared tier keeps runs short); 0: all. */
+static inline size_t mp_max_bytes(void) {
+  const char *v = getenv("NVRAR_TEST_MAX_BYTES");
+  return v ? (size_t)strtoull(v, NULL, 10) : 0;
+}
+
 /* -g N from argv (default 2). Returns 77 when fewer GPUs are visible, so ctest reports a skip. */
 static inline int mp_start(int argc, char **argv, nvrar_job_t *job, int min_ranks) {
   int nprocs = 0;
   for (int i = 1; i + 1 < argc; i++)
     if (!strcmp(argv[i], "-g")) nprocs = atoi(argv[i + 1]);
   if (nprocs == 0 && !getenv("WORLD_SIZE") && !getenv("OMPI_COMM_WORLD_SIZE")) nprocs = min_ranks;
-  int ndev = nvrar_job_count_gpus();
-  if (ndev < (nprocs ? nprocs : min_ranks)) {
-    printf("SKIP: needs %d GPUs, %d visible\n", nprocs ? nprocs : min_ranks, ndev);
+  int ndev = nvrar_job_count_gpus(), want = nprocs ? nprocs : min_ranks;
+  if (ndev < 1) {
+    printf("SKIP: needs a GPU, none visible\n");
     return 77;
   }
+  if (ndev < want && !mp_sharing()) {
+    printf("SKIP: needs %d GPUs, %d visible (NVRAR_SHARE_GPUS=1 runs the ranks on the GPUs there are)\n", want, ndev);
+    return 77;
+  }
+  if (ndev < want) printf("%d ranks share %d GPU(s) (NVRAR_SHARE_GPUS=1): time-sliced, correctness only\n", want, ndev);
   if (nvrar_job_start(nprocs, job)) return 1;
   if (job->is_parent) return job->exit_code;
   mp_rank = job->rank;

@@ -170,20 +170,23 @@ static int add(dropin_comm_t *d) {
   return slot >= 0;
 }
 
-/* Out of the registry (no new call finds it), once no call holds it any more. */
-static dropin_comm_t *take(ncclComm_t comm) {
-  dropin_comm_t *d = NULL;
+/* Out of the registry (no new call finds it), once no call holds it any more: the record of `comm`,
+ * or the record `d` itself when d is not NULL. */
+static dropin_comm_t *take_record(ncclComm_t comm, dropin_comm_t *d) {
+  dropin_comm_t *found = NULL;
   pthread_mutex_lock(&lock);
-  for (int i = 0; i < DROPIN_MAX_COMMS && !d; i++) {
-    if (registry[i] && registry[i]->nccl == comm) {
-      d = registry[i];
+  for (int i = 0; i < DROPIN_MAX_COMMS && !found; i++) {
+    if (registry[i] && (d ? registry[i] == d : registry[i]->nccl == comm)) {
+      found = registry[i];
       registry[i] = NULL;
     }
   }
-  while (d && d->refs > 0) pthread_cond_wait(&unused, &lock);
+  while (found && found->refs > 0) pthread_cond_wait(&unused, &lock);
   pthread_mutex_unlock(&lock);
-  return d;
+  return found;
 }
+
+static dropin_comm_t *take(ncclComm_t comm) { return take_record(comm, NULL); }
 
 /* ---- logging what went where ---- */
 static const char *nccl_type_name(ncclDataType_t t) {
@@ -406,15 +409,15 @@ static ncclResult_t create_sub(dropin_comm_t *d, const dropin_member_t *members,
 }
 
 /* What the members agree on: a new NVSHMEM world, a sub-communicator of the one they share, or NCCL. */
-static ncclResult_t agree(dropin_comm_t *d) {
-  dropin_member_t me = {DROPIN_SERVED, d->device, host_hash(), 0, -1, 0};
+static ncclResult_t agree(dropin_comm_t *d, dropin_reason_t refused) {
+  dropin_member_t me = {refused, d->device, host_hash(), 0, -1, 0, settings.max_bytes};
   pthread_mutex_lock(&lock);
   if (world.comm) {
     me.world = world.id;
     me.world_rank = world.comm->rank;
     nvrar_comm_split_slots(world.comm->nvrar, &me.free_slots);
   }
-  if (world.shmem_stuck) me.refused = DROPIN_SHMEM_STUCK;
+  if (world.shmem_stuck && me.refused == DROPIN_SERVED) me.refused = DROPIN_SHMEM_STUCK;
   pthread_mutex_unlock(&lock);
   /* What nvrar_comm_init will resolve, checked before anyone starts NVSHMEM's collective init. */
   nvrar_settings_t nvrar_settings;
@@ -461,15 +464,36 @@ static ncclResult_t attach(ncclComm_t *handle, const char *created_by, dropin_re
   }
   if (why == DROPIN_SERVED && d->nranks < 2) why = DROPIN_ONE_RANK;
   d->why = why;
+  /* Registered before the members agree: a full registry on one rank is part of what they agree on
+   * (registering afterwards let that rank forward what the others served, and NCCL waited forever). */
+  if (!add(d)) {
+    NVRAR_WARN("NCCL drop-in: more than %d live communicators; comm %p goes to NCCL", DROPIN_MAX_COMMS, (void *)d->nccl);
+    if (why == DROPIN_SERVED) {
+      int device = -1;
+      cudaGetDevice(&device);
+      cudaSetDevice(d->device);
+      ncclResult_t res = agree(d, DROPIN_REGISTRY_FULL); /* the others learn it; nothing gets an nvrar side */
+      if (device >= 0) cudaSetDevice(device);
+      if (res != ncclSuccess && d->nccl) {
+        dropin_real.ncclCommAbort(d->nccl);
+        *handle = NULL;
+      }
+      free(d);
+      return res;
+    }
+    free(d);
+    return ncclSuccess;
+  }
   ncclResult_t res = ncclSuccess;
   if (why == DROPIN_SERVED) {
     int device = -1;
     cudaGetDevice(&device);
     cudaSetDevice(d->device);
-    res = agree(d);
+    res = agree(d, DROPIN_SERVED);
     if (device >= 0) cudaSetDevice(device);
   }
   if (res != ncclSuccess) {
+    take_record(NULL, d);
     *handle = d->nccl; /* NULL when exchange aborted it */
     if (d->nccl) {
       dropin_real.ncclCommAbort(d->nccl);
@@ -477,12 +501,6 @@ static ncclResult_t attach(ncclComm_t *handle, const char *created_by, dropin_re
     }
     free(d);
     return res;
-  }
-  if (!add(d)) {
-    NVRAR_WARN("NCCL drop-in: more than %d live communicators; comm %p goes to NCCL", DROPIN_MAX_COMMS, (void *)d->nccl);
-    if (d->nvrar) nvrar_comm_destroy(d->nvrar);
-    free(d);
-    return ncclSuccess;
   }
   if (d->nvrar)
     NVRAR_INFO(NVRAR_SUBSYS_INIT, "%s: comm %p rank %d of %d on device %d: all-reduces served by nvrar (%s)", created_by,

@@ -20,6 +20,8 @@ const char *dropin_reason_text(dropin_reason_t reason) {
       "its members' NVSHMEM world has no sub-communicator slot free on all of them (4 at a time)",
       "a member refused to take part (its log says why)",
       "nvrar_comm_init failed on a member (its log says why)",
+      "its members' NVRAR_NCCL_MAX_BYTES differ, so they would send one all-reduce to different libraries",
+      "a member process already tracks the most live communicators the drop-in holds",
       "its nvrar side was aborted or revoked",
       "the dtype is not float, half or bfloat16",
       "the op is not sum, max or min",
@@ -36,6 +38,8 @@ dropin_reason_t dropin_attach_decide(const dropin_member_t *members, int nranks,
     if (members[r].refused != DROPIN_SERVED)
       return members[r].refused > 0 && members[r].refused < DROPIN_NUM_REASONS ? (dropin_reason_t)members[r].refused
                                                                                 : DROPIN_PEER_REFUSED;
+  for (int r = 1; r < nranks; r++)
+    if (members[r].max_bytes != members[0].max_bytes) return DROPIN_SETTINGS_DIFFER;
   for (int r = 1; r < nranks; r++)
     if (members[r].host != members[0].host) return DROPIN_MULTI_NODE;
   if (nranks > max_ranks) return DROPIN_TOO_MANY_RANKS;

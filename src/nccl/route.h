@@ -32,6 +32,8 @@ typedef enum dropin_reason {
   DROPIN_NO_SLOT,         /* the members' world has no sub-communicator slot free on all of them */
   DROPIN_PEER_REFUSED,    /* a member could not take part; its own log says why */
   DROPIN_INIT_FAILED,     /* nvrar_comm_init failed on some member */
+  DROPIN_SETTINGS_DIFFER, /* the members' NVRAR_NCCL_MAX_BYTES differ: they would route calls differently */
+  DROPIN_REGISTRY_FULL,   /* a member process already tracks the most communicators the drop-in holds */
   DROPIN_ABORTED,         /* the nvrar side was aborted or revoked */
   DROPIN_DTYPE,           /* a dtype nvrar does not reduce */
   DROPIN_OP,              /* an op nvrar does not reduce */
@@ -51,6 +53,7 @@ typedef struct dropin_member {
   uint64_t world;      /* id of its process's NVSHMEM world, 0 if it has none */
   int32_t world_rank;  /* its rank in that world */
   uint32_t free_slots; /* the world's sub-communicator slots free in its process (nvrar_comm_split_slots) */
+  uint64_t max_bytes;  /* its NVRAR_NCCL_MAX_BYTES: every member must route every call alike */
 } dropin_member_t;
 
 /*

@@ -27,7 +27,7 @@ static void test_reason_texts(void) {
 
 /* n members of one host on devices 0..n-1, none with a world: the case that makes a new world. */
 static void members_ok(dropin_member_t *m, int n) {
-  for (int r = 0; r < n; r++) m[r] = (dropin_member_t){DROPIN_SERVED, r, 0x1234, 0, -1, 0};
+  for (int r = 0; r < n; r++) m[r] = (dropin_member_t){DROPIN_SERVED, r, 0x1234, 0, -1, 0, 64u << 20};
 }
 
 /* The same processes inside one world (ranks 7 - r of it) with these free slots. */
@@ -62,6 +62,15 @@ static void test_attach(void) {
   members_ok(m, 4);
   m[3].device = 1;
   CHECK(decide(m, 4, &slot) == DROPIN_SHARED_DEVICE);
+  /* another NVRAR_NCCL_MAX_BYTES on one rank: it would forward what the others serve (and NCCL would
+   * wait for it forever), so nobody serves */
+  members_ok(m, 4);
+  m[2].max_bytes = 1u << 20;
+  CHECK(decide(m, 4, &slot) == DROPIN_SETTINGS_DIFFER);
+  /* a rank whose registry is full says so, and nobody serves */
+  members_ok(m, 4);
+  m[1].refused = DROPIN_REGISTRY_FULL;
+  CHECK(decide(m, 4, &slot) == DROPIN_REGISTRY_FULL);
   /* a member's own refusal comes first, whatever else is wrong, and reads the same on every rank */
   members_ok(m, 4);
   m[3].host = 0x9999;

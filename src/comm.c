@@ -573,9 +573,12 @@ static void registry_drop(nvrar_comm_t comm, int shmem_still_up) {
 
 /*
  * NVSHMEM's free and finalize wait for every rank, so a rank whose peer never calls destroy would
- * hang there. A one-element all-reduce comes first: its waits time out like any other, and only
- * when every rank has arrived does the collective teardown start. A late or missing peer makes this
- * rank tear down locally (NVRAR_ERR_TIMEOUT) instead of hanging.
+ * hang there. Two one-element all-reduces come first, and the collective teardown starts only when
+ * both completed. One is not an agreement: a rank that timed out in it had already pushed its part,
+ * so a peer arriving more than the timeout late completed the same all-reduce alone and went on to
+ * the collective teardown, where it hung. The rank that timed out never starts the second one, so
+ * that peer times out there and tears down locally too (NVRAR_ERR_TIMEOUT) instead of hanging; only
+ * a peer that fell behind between the two (microseconds apart) could still pass alone.
  */
 static nvrar_result_t destroy_barrier(nvrar_comm_t comm) {
   if (comm->nranks == 1) return NVRAR_SUCCESS;
@@ -583,8 +586,11 @@ static nvrar_result_t destroy_barrier(nvrar_comm_t comm) {
   cudaStream_t stream = NULL;
   CUDA_TRY(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), res, done);
   float *word = comm->sync->barrier;
-  NVRAR_CHECK_GOTO(nvrar_comm_enqueue(comm, word, word, 1, sizeof *word, NVRAR_FLOAT32, NVRAR_SUM, stream), res, done);
-  CUDA_TRY(cudaStreamSynchronize(stream), res, done);
+  for (int phase = 0; phase < 2 && comm->host_words[0] == 0; phase++) {
+    NVRAR_CHECK_GOTO(nvrar_comm_enqueue(comm, word, word, 1, sizeof *word, NVRAR_FLOAT32, NVRAR_SUM, stream), res,
+                     done);
+    CUDA_TRY(cudaStreamSynchronize(stream), res, done);
+  }
   if (comm->host_words[0] != 0)
     res = nvrar_error(NVRAR_ERR_TIMEOUT, "nvrar_comm_destroy: rank %d waited %.0f s for its peers to reach destroy; "
                                          "tore down locally", comm->rank, comm->settings.timeout_seconds);

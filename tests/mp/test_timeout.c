@@ -9,6 +9,8 @@
  * never calls it, and rank 0's destroy must return NVRAR_ERR_TIMEOUT after the timeout, torn down
  * locally, instead of hanging in NVSHMEM's collective teardown.
  *
+ * NVRAR_TEST_MISSING=late-destroy: the peer reaches destroy after this rank gave up on it (below).
+ *
  * Run: NVRAR_ALGO=oneshot|twoshot|.. test_timeout -g 2: each algorithm's waits; NVRAR_TEST_BYTES sets
  * the message (default 256 KiB; a multiple of 4). Exit 0/1/77.
  */
@@ -42,6 +44,27 @@ static size_t count_not_nan(const void *dev, size_t bytes) {
   return bad;
 }
 
+/*
+ * NVRAR_TEST_MISSING=late-destroy: rank 1 reaches destroy 2 s after rank 0 has given up on it (timeout
+ * 1 s). Rank 0 tears down locally; rank 1 must not complete the destroy barrier alone from what rank 0
+ * left and then hang in NVSHMEM's collective teardown: it times out and tears down locally too.
+ */
+static int late_to_destroy(nvrar_job_t *job, nvrar_comm_t comm) {
+  if (job->rank != 0) {
+    struct timespec late = {3, 0};
+    nanosleep(&late, NULL);
+  }
+  double t0 = mp_now();
+  nvrar_result_t r = nvrar_comm_destroy(comm);
+  double waited = mp_now() - t0;
+  printf("  rank %d: destroy %s after %.2f s (%s)\n", job->rank, nvrar_result_string(r), waited, nvrar_get_last_error());
+  int ok = r == NVRAR_ERR_TIMEOUT && waited < 10 && strstr(nvrar_get_last_error(), "tore down locally");
+  ok = (int)mp_sum(job, (unsigned long long)ok) == job->nranks;
+  if (job->rank == 0) printf("test_timeout: late destroy %s\n", ok ? "ok" : "FAILED");
+  nvrar_job_finish(job);
+  return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
   nvrar_job_t job;
   int rc = mp_start(argc, argv, &job, 2);
@@ -51,6 +74,7 @@ int main(int argc, char **argv) {
   nvrar_comm_t comm = mp_comm(&job, &config, NULL);
   const char *missing = getenv("NVRAR_TEST_MISSING");
   if (missing && !strcmp(missing, "destroy")) return missing_from_destroy(&job, comm);
+  if (missing && !strcmp(missing, "late-destroy")) return late_to_destroy(&job, comm);
   cudaStream_t s;
   MP_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   size_t count = 1 << 16; /* 256 KiB of floats */

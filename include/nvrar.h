@@ -241,6 +241,12 @@ NVRAR_API nvrar_result_t nvrar_free(nvrar_comm_t comm, void *ptr);
  * then reports the error. Every later kernel of that communicator, already queued or replayed from a
  * CUDA graph captured before, finds it dead and fills its whole recvbuf so, without waiting: a
  * failed all-reduce never returns numbers that look right.
+ * Every rank must issue the same sequence of all-reduces with the same count, dtype and op. What a
+ * mismatch does is not detected on the device: another op gives the ranks different results, and
+ * another count can pair with the peer's next call or time out (NVRAR_ERR_TIMEOUT, output NaN).
+ * The all-reduces of one communicator must be ordered with each other: one stream, or streams
+ * ordered by events (as a CUDA graph's nodes are). Two at once on unordered streams share the
+ * communicator's device-side counters and may mix; nvrar logs (INFO) the first change of stream.
  * Thread safety: one thread per communicator at a time.
  */
 NVRAR_API nvrar_result_t nvrar_all_reduce(nvrar_comm_t comm, const void *sendbuf, void *recvbuf,

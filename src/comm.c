@@ -586,6 +586,7 @@ static nvrar_result_t destroy_barrier(nvrar_comm_t comm) {
   cudaStream_t stream = NULL;
   CUDA_TRY(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), res, done);
   float *word = comm->sync->barrier;
+  comm->stream_noted = 1; /* its own stream, after all of the user's work: nothing to note */
   for (int phase = 0; phase < 2 && comm->host_words[0] == 0; phase++) {
     NVRAR_CHECK_GOTO(nvrar_comm_enqueue(comm, word, word, 1, sizeof *word, NVRAR_FLOAT32, NVRAR_SUM, stream), res,
                      done);
@@ -821,6 +822,15 @@ nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *
       return nvrar_error(NVRAR_ERR_CUDA, "nvrar_all_reduce: cudaMemcpyAsync failed: %s", cudaGetErrorString(e));
     }
     return NVRAR_SUCCESS;
+  }
+  if (stream != comm->last_stream) { /* a plain compare on the hot path; the log only once */
+    if (comm->used_stream && !comm->stream_noted) {
+      comm->stream_noted = 1;
+      NVRAR_INFO(NVRAR_SUBSYS_COLL, "rank %d: all-reduces on a second stream (%p after %p): they must be ordered with "
+                 "the earlier ones (include/nvrar.h)", comm->rank, stream, comm->last_stream);
+    }
+    comm->last_stream = stream;
+    comm->used_stream = 1;
   }
   nvrar_plan_t plan;
   NVRAR_CHECK(nvrar_plan_tuned(&comm->settings, &comm->capacity, &comm->topo, &comm->tuned[dtype], bytes, &plan));

@@ -39,6 +39,8 @@ struct nvrar_comm {
   /* nvrar_malloc'd buffers, so destroy can free what the user forgot and nvrar_free can check. */
   void *user_buffers[NVRAR_MAX_USER_BUFFERS];
   size_t user_bytes[NVRAR_MAX_USER_BUFFERS];
+  void *last_stream;     /* the stream of the last all-reduce, for the one note on a change of stream */
+  int used_stream, stream_noted;
   struct nvrar_comm *retired_next; /* destroyed: the list of retired handles (comm.c, registry_drop) */
 };
 

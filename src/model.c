@@ -1,7 +1,8 @@
 /*
  * Alpha-beta cost model of the multi-node algorithms, and of NCCL's ring and tree for comparison.
  * Pure (no CUDA): the planner calls it when a communicator spans more than one node and nothing
- * forces an algorithm; `nvrar_perf --model` prints it; tests/unit/test_model.c checks its shape.
+ * forces an algorithm; `nvrar_perf --model` prints it; tests/unit/test_model.c checks it against values
+ * worked out by hand.
  *
  * A hop is one put-with-signal of b bytes: alpha + b / bw. Per network (between nodes) and NVLink
  * (inside a node), with S the message, N = nodes * G ranks, p the largest power of two <= nodes,

@@ -13,7 +13,7 @@
  * Every number below was measured on 4x H200 (NVSwitch, NV18), bf16, CUDA graph, 20 x 20 replays,
  * with `scripts/gpu_check.sh sweep` on 2026-11-22 (nvrar_perf -A oneshot|twoshot under
  * NVRAR_THREADS_PER_BLOCK / NVRAR_NUM_BLOCKS variants); the tables are in
- * bench/results/h200-sweep-2026-11-22.txt.
+ * bench/results/h200x4-2026-11-22.md ("Launch-shape sweeps behind src/tune.c") and its sweep.*.json.
  *
  * Largest message (bytes) for which AUTO takes one-shot. One-shot moves (n-1)*S per rank in
  * flag-in-data cells (half data) with no barrier; two-shot moves 2(n-1)/n*S with two barriers.

@@ -155,19 +155,23 @@ static int fork_ranks(int nprocs, nvrar_job_t *job) {
   close(listen_fd);
   job->is_parent = 1;
   job->exit_code = 0;
-  int left = nprocs;
+  int left = nprocs, killed = 0;
   while (left > 0) {
     int status = 0;
     pid_t pid = wait(&status);
     if (pid < 0) break;
     left--;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    if (code != 0 && code != 77 && job->exit_code == 0) {
+    if (killed) continue; /* the ranks stopped below: the first failure is what the job reports */
+    if (code != 0 && code != 77) {
       /* One rank failed: the others would wait for it forever. */
       for (int k = 0; k < nprocs; k++)
         if (pids[k] != pid) kill(pids[k], SIGTERM);
+      killed = 1;
+      job->exit_code = code;
+    } else if (code == 77 || job->exit_code == 77) {
+      job->exit_code = 77; /* skipped, unless a rank failed */
     }
-    if (code > job->exit_code || job->exit_code == 77) job->exit_code = code;
   }
   return 0;
 }

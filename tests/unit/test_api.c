@@ -11,6 +11,8 @@
 #include "nvrar.h"
 #include "unit.h"
 
+enum { NVRAR_MAX_WORLD_RANKS = 512 }; /* the public limit of nvrar_comm_init (src/algo/limits.h) */
+
 int main(void) {
   char buf[64] __attribute__((aligned(16))) = {0};
   void *a = buf, *b = buf + 32;
@@ -46,7 +48,8 @@ int main(void) {
   nvrar_config_t config = NVRAR_CONFIG_INITIALIZER;
   CHECK(nvrar_comm_init(NULL, 2, id, 0, &config) == NVRAR_ERR_INVALID_ARGUMENT);
   CHECK(nvrar_comm_init(&comm, 0, id, 0, &config) == NVRAR_ERR_INVALID_ARGUMENT);
-  CHECK(nvrar_comm_init(&comm, 9, id, 0, &config) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(nvrar_comm_init(&comm, NVRAR_MAX_WORLD_RANKS + 1, id, 0, &config) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(nvrar_get_last_error(), "nranks 513 is outside 1-512") != NULL); /* not the bad id */
   CHECK(nvrar_comm_init(&comm, 2, id, 2, &config) == NVRAR_ERR_INVALID_ARGUMENT);
   CHECK(nvrar_comm_init(&comm, 2, id, -1, &config) == NVRAR_ERR_INVALID_ARGUMENT);
   CHECK(nvrar_comm_init(&comm, 2, id, 0, &config) == NVRAR_ERR_INVALID_ARGUMENT);

@@ -49,13 +49,18 @@ int main(void) {
   if (!job.is_parent) _exit(rank_body(&job));
   CHECK(job.exit_code == 0);
 
-  /* a rank that fails: the job reports it and the others do not hang in the barrier */
+  /* a rank that fails: the job reports its code (not that of the ranks stopped because of it), and
+   * the others, waiting for it in a barrier, do not hang */
   CHECK(nvrar_job_start(3, &job) == 0);
   if (!job.is_parent) {
     if (job.rank == 1) _exit(9);
-    _exit(nvrar_job_barrier(&job) ? 0 : 1);
+    _exit(nvrar_job_barrier(&job) == 0 ? 1 : 0); /* the barrier cannot succeed without rank 1 */
   }
-  CHECK(job.exit_code != 0);
+  CHECK(job.exit_code == 9);
+  /* a skip (77) on every rank is a skip; on one rank beside passes too */
+  CHECK(nvrar_job_start(2, &job) == 0);
+  if (!job.is_parent) _exit(job.rank == 0 ? 77 : 0);
+  CHECK(job.exit_code == 77);
 
   /* torchrun-style environment: processes started by someone else */
   int port = free_port();

@@ -457,7 +457,7 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
     res = nvrar_error(NVRAR_ERR_INTERNAL, "nvrar_comm_init: setenv failed while setting NVSHMEM's options");
     goto fail;
   }
-  const char *user_heap = getenv("NVSHMEM_SYMMETRIC_SIZE");
+  const char *user_heap = nvrar_process_getenv("NVSHMEM_SYMMETRIC_SIZE");
   size_t parsed = 0;
   if (!nvrar_parse_size(user_heap, &parsed) && parsed != comm->heap_bytes) {
     NVRAR_WARN("NVSHMEM_SYMMETRIC_SIZE=%s set by the user overrides nvrar's heap of %zu bytes", user_heap,

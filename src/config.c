@@ -1,5 +1,6 @@
 /* Settings: defaults from the env registry, then the environment, then the config struct. */
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -68,80 +69,115 @@ const char *nvrar_op_name(nvrar_op_t op) {
   return (unsigned)op < NVRAR_NUM_OPS ? names[op] : "unknown";
 }
 
-static int parse_int(const char *text, long lo, long hi, int *out) {
-  char *end = NULL;
-  errno = 0;
-  long v = strtol(text, &end, 10);
-  if (errno || end == text || *end || v < lo || v > hi) return -1;
-  *out = (int)v;
-  return 0;
-}
-
-static int parse_double(const char *text, double *out) {
-  char *end = NULL;
-  errno = 0;
-  double v = strtod(text, &end);
-  if (errno || end == text || *end || !(v > 0) || !isfinite(v)) return -1;
-  *out = v;
-  return 0;
-}
-
-static nvrar_result_t bad_env(const char *name, const char *value, const char *expected) {
-  return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "environment variable %s=\"%s\" is invalid: expected %s", name,
-                     value, expected);
-}
-
 static int valid_threads(int t) { return t == 0 || (t >= 64 && t <= NVRAR_MAX_THREADS && t % 32 == 0); }
 
+/* ---- the registry (env_table.h) ---- */
+typedef enum { ENV_INT, ENV_SIZE, ENV_DOUBLE, ENV_ALGO, ENV_STRING } env_type_t;
+
 typedef struct env_var {
-  const char *name, *type, *def, *desc;
+  const char *name, *type_name, *def, *desc;
+  env_type_t type;
+  long lo, hi, step;
+  ptrdiff_t field; /* offset in nvrar_settings_t; -1 for the others */
 } env_var_t;
 
 static const env_var_t env_vars[] = {
-#define X(name, type, def, desc) {#name, #type, def, desc},
-    NVRAR_ENV_TABLE(X)
-#undef X
+#define SETTING(name, type, def, field, lo, hi, step, desc) \
+  {#name, #type, def, desc, ENV_##type, lo, hi, step, (ptrdiff_t)offsetof(nvrar_settings_t, field)},
+#define OTHER(name, type, def, lo, hi, step, desc) {#name, #type, def, desc, ENV_##type, lo, hi, step, -1},
+    NVRAR_ENV_TABLE(SETTING, OTHER)
+#undef SETTING
+#undef OTHER
 };
+enum { NUM_ENV_VARS = sizeof env_vars / sizeof env_vars[0] };
 
-const char *nvrar_env_default(const char *name) {
-  for (size_t i = 0; i < sizeof env_vars / sizeof env_vars[0]; i++)
-    if (!strcmp(env_vars[i].name, name)) return env_vars[i].def;
+static const env_var_t *env_find(const char *name) {
+  for (int i = 0; i < NUM_ENV_VARS; i++)
+    if (!strcmp(env_vars[i].name, name)) return &env_vars[i];
   return NULL;
 }
 
-/* The registry's defaults, parsed by the same code as the environment. */
-static void settings_defaults(nvrar_settings_t *s) {
-  memset(s, 0, sizeof *s);
-  s->device = -1;
-  s->algo = NVRAR_ALGO_AUTO;
-  nvrar_parse_size(nvrar_env_default("NVRAR_MEMORY_BYTES"), &s->memory_bytes);
-  parse_double(nvrar_env_default("NVRAR_TIMEOUT"), &s->timeout_seconds);
-  nvrar_parse_size(nvrar_env_default("NVRAR_HIER_LL_BYTES"), &s->hier_ll_bytes);
+const char *nvrar_env_default(const char *name) {
+  const env_var_t *v = env_find(name);
+  return v ? v->def : NULL;
 }
 
+/* What a value of v must look like, for the message. */
+static void env_expected(const env_var_t *v, char *out, size_t cap) {
+  switch (v->type) {
+    case ENV_INT:
+      if (v->step > 1) snprintf(out, cap, "0 or a multiple of %ld in %ld-%ld", v->step, v->lo, v->hi);
+      else snprintf(out, cap, "an integer in %ld-%ld", v->lo, v->hi);
+      break;
+    case ENV_SIZE:
+      if (v->step > 1) snprintf(out, cap, "0 or a multiple of %ld bytes such as 32KiB", v->step);
+      else snprintf(out, cap, "a size such as 65536, 64KiB or 1M");
+      break;
+    case ENV_DOUBLE: snprintf(out, cap, "a positive number"); break;
+    case ENV_ALGO: snprintf(out, cap, "auto, oneshot, twoshot, ring, simple-ring, hier-rd or hier-rhd"); break;
+    case ENV_STRING: snprintf(out, cap, "text"); break;
+  }
+}
+
+/*
+ * text as a value of v into *out: an int (INT), size_t (SIZE), double (DOUBLE), nvrar_algo_t (ALGO) or
+ * const char * (STRING). 0 on success, -1 if it is not one.
+ */
+static int env_parse(const env_var_t *v, const char *text, void *out) {
+  char *end = NULL;
+  errno = 0;
+  switch (v->type) {
+    case ENV_INT: {
+      long x = strtol(text, &end, 10);
+      if (errno || end == text || *end || (x != 0 && (x < v->lo || x > v->hi || x % v->step))) return -1;
+      *(int *)out = (int)x;
+      return 0;
+    }
+    case ENV_SIZE: {
+      size_t x = 0;
+      if (nvrar_parse_size(text, &x) || x % (size_t)v->step) return -1;
+      *(size_t *)out = x;
+      return 0;
+    }
+    case ENV_DOUBLE: {
+      double x = strtod(text, &end);
+      if (errno || end == text || *end || !(x > 0) || !isfinite(x)) return -1;
+      *(double *)out = x;
+      return 0;
+    }
+    case ENV_ALGO: return nvrar_parse_algo(text, (nvrar_algo_t *)out);
+    case ENV_STRING: *(const char **)out = text; return 0;
+  }
+  return -1;
+}
+
+/* v from lookup (unset or empty: its default) into *out; a bad value names the variable. */
+static nvrar_result_t env_read(const env_var_t *v, nvrar_env_lookup_fn lookup, void *out) {
+  const char *text = lookup(v->name);
+  if (!text || !*text) {
+    if (env_parse(v, v->def, out))
+      return nvrar_error(NVRAR_ERR_INTERNAL, "the registry's default \"%s\" of %s does not parse", v->def, v->name);
+    return NVRAR_SUCCESS;
+  }
+  if (!env_parse(v, text, out)) return NVRAR_SUCCESS;
+  char expected[96];
+  env_expected(v, expected, sizeof expected);
+  return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "environment variable %s=\"%s\" is invalid: expected %s", v->name, text,
+                     expected);
+}
+
+nvrar_result_t nvrar_env_read(const char *name, nvrar_env_lookup_fn lookup, void *out) {
+  const env_var_t *v = env_find(name);
+  if (!v) return nvrar_error(NVRAR_ERR_INTERNAL, "%s is not in the environment registry", name);
+  return env_read(v, lookup ? lookup : nvrar_process_getenv, out);
+}
+
+/* Every setting from the environment, or its default. */
 static nvrar_result_t settings_from_env(nvrar_env_lookup_fn lookup, nvrar_settings_t *s) {
-  const char *v;
-  if ((v = lookup("NVRAR_ALGO")) && *v && nvrar_parse_algo(v, &s->algo))
-    return bad_env("NVRAR_ALGO", v, "auto, oneshot, twoshot, ring, simple-ring, hier-rd or hier-rhd");
-  if ((v = lookup("NVRAR_NUM_BLOCKS")) && *v && parse_int(v, 0, NVRAR_MAX_BLOCKS, &s->num_blocks))
-    return bad_env("NVRAR_NUM_BLOCKS", v, "an integer in 0-128");
-  if ((v = lookup("NVRAR_THREADS_PER_BLOCK")) && *v &&
-      (parse_int(v, 0, NVRAR_MAX_THREADS, &s->threads_per_block) || !valid_threads(s->threads_per_block)))
-    return bad_env("NVRAR_THREADS_PER_BLOCK", v, "0 or a multiple of 32 in 64-512");
-  if ((v = lookup("NVRAR_ONESHOT_MAX_BYTES")) && *v && nvrar_parse_size(v, &s->oneshot_max_bytes))
-    return bad_env("NVRAR_ONESHOT_MAX_BYTES", v, "a size such as 65536, 64KiB or 1M");
-  if ((v = lookup("NVRAR_GPUS_PER_NODE")) && *v && parse_int(v, 0, NVRAR_MAX_RANKS, &s->gpus_per_node))
-    return bad_env("NVRAR_GPUS_PER_NODE", v, "an integer in 0-8");
-  if ((v = lookup("NVRAR_RINGS")) && *v && parse_int(v, 0, NVRAR_MAX_RINGS, &s->rings))
-    return bad_env("NVRAR_RINGS", v, "an integer in 0-8");
-  if ((v = lookup("NVRAR_CHUNK_BYTES")) && *v && (nvrar_parse_size(v, &s->chunk_bytes) || s->chunk_bytes % 16))
-    return bad_env("NVRAR_CHUNK_BYTES", v, "0 or a multiple of 16 bytes such as 32KiB");
-  if ((v = lookup("NVRAR_HIER_LL_BYTES")) && *v && nvrar_parse_size(v, &s->hier_ll_bytes))
-    return bad_env("NVRAR_HIER_LL_BYTES", v, "a size such as 64KiB, or 0");
-  if ((v = lookup("NVRAR_MEMORY_BYTES")) && *v && nvrar_parse_size(v, &s->memory_bytes))
-    return bad_env("NVRAR_MEMORY_BYTES", v, "a size such as 256MiB");
-  if ((v = lookup("NVRAR_TIMEOUT")) && *v && parse_double(v, &s->timeout_seconds))
-    return bad_env("NVRAR_TIMEOUT", v, "a positive number of seconds");
+  memset(s, 0, sizeof *s);
+  s->device = -1;
+  for (int i = 0; i < NUM_ENV_VARS; i++)
+    if (env_vars[i].field >= 0) NVRAR_CHECK(env_read(&env_vars[i], lookup, (char *)s + env_vars[i].field));
   return NVRAR_SUCCESS;
 }
 
@@ -207,7 +243,6 @@ uint64_t nvrar_timeout_ns(double seconds) {
 nvrar_result_t nvrar_settings_resolve(const nvrar_config_t *config, nvrar_env_lookup_fn lookup,
                                       nvrar_settings_t *out) {
   nvrar_settings_t s;
-  settings_defaults(&s);
   NVRAR_CHECK(settings_from_env(lookup ? lookup : nvrar_process_getenv, &s));
   if (config) NVRAR_CHECK(settings_from_config(config, &s));
   if (s.memory_bytes < NVRAR_MIN_MEMORY_BYTES)
@@ -220,11 +255,11 @@ nvrar_result_t nvrar_settings_resolve(const nvrar_config_t *config, nvrar_env_lo
 void nvrar_env_print_table(void *file) {
   FILE *f = (FILE *)file;
   fprintf(f, "| variable | type | default | description |\n| --- | --- | --- | --- |\n");
-  for (size_t i = 0; i < sizeof env_vars / sizeof env_vars[0]; i++) {
+  for (int i = 0; i < NUM_ENV_VARS; i++) {
     if (*env_vars[i].def)
-      fprintf(f, "| `%s` | %s | `%s` | %s |\n", env_vars[i].name, env_vars[i].type, env_vars[i].def, env_vars[i].desc);
+      fprintf(f, "| `%s` | %s | `%s` | %s |\n", env_vars[i].name, env_vars[i].type_name, env_vars[i].def, env_vars[i].desc);
     else
-      fprintf(f, "| `%s` | %s | unset | %s |\n", env_vars[i].name, env_vars[i].type, env_vars[i].desc);
+      fprintf(f, "| `%s` | %s | unset | %s |\n", env_vars[i].name, env_vars[i].type_name, env_vars[i].desc);
   }
   nvrar_shmem_env_print_table(f);
 }

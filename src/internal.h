@@ -63,6 +63,10 @@ typedef const char *(*nvrar_env_lookup_fn)(const char *name);
 const char *nvrar_process_getenv(const char *name);
 /* The registry's default text of an environment variable (env_table.h), NULL for an unknown name. */
 const char *nvrar_env_default(const char *name);
+/* A registry variable (env_table.h) through lookup (NULL: the process environment), else its
+ * default, into *out: int (INT), size_t (SIZE), double (DOUBLE), nvrar_algo_t (ALGO) or const char *
+ * (STRING). NVRAR_ERR_INVALID_ARGUMENT names a bad value and what it should look like. */
+nvrar_result_t nvrar_env_read(const char *name, nvrar_env_lookup_fn lookup, void *out);
 
 /* Defaults, overridden by the environment, overridden by non-default config fields. */
 nvrar_result_t nvrar_settings_resolve(const nvrar_config_t *config, nvrar_env_lookup_fn lookup,

@@ -15,7 +15,9 @@ static int log_subsys = NVRAR_SUBSYS_ALL;
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
 
 static void log_init(void) {
-  const char *level = getenv("NVRAR_DEBUG");
+  const char *level = NULL, *subsys = NULL; /* STRING variables of the registry: they always read */
+  nvrar_env_read("NVRAR_DEBUG", NULL, &level);
+  nvrar_env_read("NVRAR_DEBUG_SUBSYS", NULL, &subsys);
   if (level && *level) {
     if (!strcasecmp(level, "NONE")) log_level = NVRAR_LOG_NONE;
     else if (!strcasecmp(level, "WARN")) log_level = NVRAR_LOG_WARN;
@@ -23,7 +25,6 @@ static void log_init(void) {
     else if (!strcasecmp(level, "TRACE")) log_level = NVRAR_LOG_TRACE;
     else fprintf(stderr, "nvrar WARN NVRAR_DEBUG=%s is not NONE, WARN, INFO or TRACE; using WARN\n", level);
   }
-  const char *subsys = getenv("NVRAR_DEBUG_SUBSYS");
   if (subsys && *subsys) {
     char buf[256];
     snprintf(buf, sizeof buf, "%s", subsys);

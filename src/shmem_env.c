@@ -39,7 +39,7 @@ const nvrar_shmem_setting_t *nvrar_shmem_settings(int *count) {
 }
 
 static int set_one(nvrar_shmem_env_t *undo, const char *name, const char *value) {
-  if (getenv(name)) return 0; /* the user's choice always wins */
+  if (nvrar_process_getenv(name)) return 0; /* the user's choice always wins */
   if (setenv(name, value, 0)) return -1;
   undo->set[undo->count++] = name;
   NVRAR_INFO(NVRAR_SUBSYS_INIT, "set %s=%s", name, value);

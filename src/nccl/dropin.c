@@ -517,7 +517,7 @@ static dropin_reason_t config_reason(const ncclConfig_t *config) {
   if (group_depth > 0) return DROPIN_GROUP_INIT;
   int blocking = config ? config->blocking : NCCL_CONFIG_UNDEF_INT;
   if (blocking == NCCL_CONFIG_UNDEF_INT) {
-    const char *env = getenv("NCCL_COMM_BLOCKING");
+    const char *env = nvrar_process_getenv("NCCL_COMM_BLOCKING"); /* NCCL's own variable */
     blocking = env && *env ? atoi(env) : 1;
   }
   return blocking ? DROPIN_SERVED : DROPIN_NONBLOCKING;

@@ -82,7 +82,8 @@ static void *try_open(const char *path, char *tried, size_t cap) {
 
 static void load(void) {
   char tried[8192] = "";
-  const char *env = getenv("NVRAR_NCCL_LIBRARY");
+  const char *env = NULL;
+  nvrar_env_read("NVRAR_NCCL_LIBRARY", NULL, &env); /* a STRING: always reads */
   void *lib = NULL;
   const char *path = NULL;
   if (env && *env) {
@@ -92,7 +93,8 @@ static void load(void) {
     static loaded_scan_t scan;
     dl_iterate_phdr(scan_one, &scan);
     char cuda_home[PATH_MAX] = "";
-    if (getenv("CUDA_HOME")) snprintf(cuda_home, sizeof cuda_home, "%s/lib64/libnccl.so.2", getenv("CUDA_HOME"));
+    const char *cuda = nvrar_process_getenv("CUDA_HOME");
+    if (cuda) snprintf(cuda_home, sizeof cuda_home, "%s/lib64/libnccl.so.2", cuda);
     const char *candidates[] = {
         scan.nccl,
 #ifdef NVRAR_NCCL_LIBRARY_DEFAULT

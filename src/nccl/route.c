@@ -62,18 +62,8 @@ dropin_reason_t dropin_attach_decide(const dropin_member_t *members, int nranks,
 
 nvrar_result_t dropin_settings_read(const char *(*lookup)(const char *), dropin_settings_t *out) {
   dropin_settings_t s = {0, 0};
-  nvrar_parse_size(nvrar_env_default("NVRAR_NCCL_MAX_BYTES"), &s.max_bytes);
-  const char *v = lookup("NVRAR_NCCL_DISABLE");
-  if (v && *v) {
-    if (strcmp(v, "0") && strcmp(v, "1"))
-      return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "environment variable NVRAR_NCCL_DISABLE=\"%s\" is invalid: "
-                                                     "expected 0 or 1", v);
-    s.disable = v[0] == '1';
-  }
-  v = lookup("NVRAR_NCCL_MAX_BYTES");
-  if (v && *v && nvrar_parse_size(v, &s.max_bytes))
-    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "environment variable NVRAR_NCCL_MAX_BYTES=\"%s\" is invalid: "
-                                                   "expected a size such as 64MiB", v);
+  NVRAR_CHECK(nvrar_env_read("NVRAR_NCCL_DISABLE", lookup, &s.disable));
+  NVRAR_CHECK(nvrar_env_read("NVRAR_NCCL_MAX_BYTES", lookup, &s.max_bytes));
   *out = s;
   return NVRAR_SUCCESS;
 }

@@ -8,9 +8,11 @@
 #include "internal.h"
 
 static const char *names[] = {
-#define X(name, type, def, desc) #name,
-    NVRAR_ENV_TABLE(X)
-#undef X
+#define SETTING(name, type, def, field, lo, hi, step, desc) #name,
+#define OTHER(name, type, def, lo, hi, step, desc) #name,
+    NVRAR_ENV_TABLE(SETTING, OTHER)
+#undef SETTING
+#undef OTHER
 };
 enum { NVARS = sizeof names / sizeof names[0] };
 static char text[4096];
@@ -34,6 +36,11 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
   for (int i = 0; i < NVARS; i++) {
     size_t bytes;
     if (values[i] && nvrar_parse_size(values[i], &bytes) == 0 && bytes == (size_t)-1) abort();
+  }
+  for (int i = 0; i < NVARS; i++) { /* every variable reads through the registry, or is refused */
+    union { int i; size_t z; double d; nvrar_algo_t a; const char *s; } out;
+    nvrar_result_t r = nvrar_env_read(names[i], lookup, &out);
+    if (r != NVRAR_SUCCESS && r != NVRAR_ERR_INVALID_ARGUMENT) abort();
   }
   nvrar_settings_t s;
   if (nvrar_settings_resolve(NULL, lookup, &s) != NVRAR_SUCCESS) return 0;

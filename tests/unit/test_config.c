@@ -126,5 +126,21 @@ int main(void) {
   CHECK(nvrar_timeout_ns(4.6e9) == (uint64_t)(4.6e9 * 1e9)); /* just under the cap: exact */
   set_env(0, "NVRAR_TIMEOUT", "1e30");
   CHECK(nvrar_settings_resolve(NULL, lookup, &s) == NVRAR_SUCCESS && nvrar_timeout_ns(s.timeout_seconds) == NVRAR_MAX_TIMEOUT_NS);
+  /* the variables read outside the settings go through the same registry and messages */
+  int flag = -1;
+  size_t max = 0;
+  const char *text = NULL;
+  set_env(0, "NVRAR_SHARE_GPUS", "2");
+  CHECK(nvrar_env_read("NVRAR_SHARE_GPUS", lookup, &flag) == NVRAR_ERR_INVALID_ARGUMENT &&
+        strstr(nvrar_last_error_text(), "NVRAR_SHARE_GPUS=\"2\" is invalid: expected an integer in 0-1"));
+  set_env(0, "NVRAR_SHARE_GPUS", "1");
+  CHECK(nvrar_env_read("NVRAR_SHARE_GPUS", lookup, &flag) == NVRAR_SUCCESS && flag == 1);
+  set_env(0, NULL, NULL);
+  CHECK(nvrar_env_read("NVRAR_NCCL_MAX_BYTES", lookup, &max) == NVRAR_SUCCESS && max == (size_t)64 << 20);
+  CHECK(nvrar_env_read("NVRAR_DEBUG", lookup, &text) == NVRAR_SUCCESS && !strcmp(text, "WARN"));
+  CHECK(nvrar_env_read("NVRAR_NO_SUCH", lookup, &text) == NVRAR_ERR_INTERNAL);
+  set_env(0, "NVRAR_THREADS_PER_BLOCK", "100");
+  CHECK(nvrar_settings_resolve(NULL, lookup, &s) == NVRAR_ERR_INVALID_ARGUMENT &&
+        strstr(nvrar_last_error_text(), "expected 0 or a multiple of 32 in 64-512"));
   return unit_finish("test_config");
 }

@@ -1,7 +1,8 @@
 /*
- * Communicator lifecycle: NVSHMEM init from a unique id, the symmetric staging and flags, the peer
- * pointer table, device-side epochs and the host-mapped error words; and the launch of a planned
- * all-reduce. Arguments arrive here already validated by api.c.
+ * Communicator lifecycle: the registry of live handles, init (NVSHMEM from a unique id, the ranks'
+ * agreement, the symmetric staging, device-side epochs and host-mapped error words), sub-communicators,
+ * destroy and abort, symmetric buffers. What init computes lives in setup.c, the call path in
+ * enqueue.c. Arguments arrive here already validated by api.c.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -13,9 +14,8 @@
 #include <cuda_runtime_api.h>
 
 #include "agree.h"
-#include "algo/recursive.h"
-#include "algo/ring.h"
 #include "comm.h"
+#include "setup.h"
 #include "shmem.h"
 #include "shmem_env.h"
 
@@ -57,103 +57,6 @@ static void registry_add_locked(nvrar_comm_t comm) {
   }
 }
 
-/*
- * Part of the budget left outside the symmetric heap for NVSHMEM's own buffers and the device
- * module. Measured on H200 with NVSHMEM 3.4.5 and the settings of shmem_env.c (one rank): NVSHMEM's
- * init 30 MiB, the module 64 MiB (docs/design.md, "Device memory").
- */
-#define SHMEM_OVERHEAD_BYTES ((size_t)48 << 20)
-#define ONESHOT_MIN_PIECE_BYTES ((size_t)64 << 10)
-#define ONESHOT_MAX_PIECE_BYTES ((size_t)1 << 20)
-#define TWOSHOT_STAGE_BYTES ((size_t)32 << 20)
-#define RING_STAGE_BYTES ((size_t)64 << 20)
-#define HEAP_ALIGN ((size_t)2 << 20)
-
-static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
-
-/* The ring family's signal words: [NVRAR_MAX_RING_BLOCKS][nranks] (putsig.cuh's signal_word). */
-static size_t signals_bytes(int nranks) {
-  return round_up((size_t)NVRAR_MAX_RING_BLOCKS * (size_t)nranks * sizeof(uint64_t), 4096);
-}
-
-/*
- * The area of the direct algorithms (one-shot, two-shot) for n ranks: barrier flags, one-shot's cells
- * (2 parities x n sources x piece, each 8 data bytes in a 16-byte cell) and two-shot's scatter and
- * gather slots.
- */
-static void direct_layout(int n, const nvrar_capacity_t *cap, size_t *flags, size_t *cells, size_t *stage) {
-  *flags = round_up(2 * NVRAR_MAX_BLOCKS * NVRAR_MAX_RANKS * sizeof(uint32_t), 4096);
-  *cells = 2 * (size_t)n * cap->oneshot_packs * 2 * NVRAR_LL_CELL_BYTES;
-  *stage = 2 * (size_t)n * cap->slice_packs * NVRAR_PACK_BYTES;
-}
-
-/* The part of the memory budget that staging and nvrar_malloc buffers may use: the heap's size. */
-static size_t heap_budget(const nvrar_settings_t *s) {
-  size_t avail = s->memory_bytes > SHMEM_OVERHEAD_BYTES + (16u << 20) ? s->memory_bytes - SHMEM_OVERHEAD_BYTES
-                                                                     : (16u << 20);
-  return round_up(avail, HEAP_ALIGN);
-}
-
-/*
- * Staging, sized by what each algorithm takes at its measured best rather than by the budget (the
- * heap is mapped only as far as it is allocated, in NVSHMEM_CUMEM_GRANULARITY steps):
- * - one-shot: a piece as large as the largest message AUTO gives it (src/tune.c's threshold, or
- *   NVRAR_ONESHOT_MAX_BYTES), 64 KiB - 1 MiB; a forced one-shot runs larger messages in pieces;
- * - two-shot: 32 MiB per set of slots (4 ranks, 64 MiB: 325 us in two pieces), less in a small budget;
- * - ring family: 64 MiB over 128 blocks, only where it can run (`ring`): across nodes (real or
- *   virtual), or where NVRAR_ALGO / config.algo or a tuned file names a ring-family algorithm at
- *   init. On one node AUTO never takes it.
- * The heap itself stays at the budget, so nvrar_malloc buffers have the rest.
- */
-static void plan_staging(const nvrar_settings_t *s, const nvrar_topo_t *topo, int ring, nvrar_capacity_t *cap,
-                         size_t *flags_bytes, size_t *cells_bytes, size_t *stage_bytes, size_t *ring_bytes) {
-  const int nranks = topo->nranks;
-  memset(cap, 0, sizeof *cap);
-  *flags_bytes = *cells_bytes = *stage_bytes = *ring_bytes = 0;
-  if (nranks == 1) return; /* an all-reduce over one rank is a copy (nvrar_comm_enqueue): no staging */
-  size_t avail = heap_budget(s);
-  size_t want = s->oneshot_max_bytes ? s->oneshot_max_bytes : nvrar_oneshot_threshold(nranks);
-  size_t piece = ONESHOT_MIN_PIECE_BYTES;
-  while (piece < want && piece < ONESHOT_MAX_PIECE_BYTES) piece *= 2;
-  while (piece > 4096 && 2 * (size_t)nranks * 2 * piece > avail / 4) piece /= 2;
-  size_t stage = TWOSHOT_STAGE_BYTES; /* per set of slots; two sets */
-  while (stage > 65536 && 2 * stage > avail / 2) stage /= 2;
-  if (ring) {
-    size_t bytes = RING_STAGE_BYTES; /* 2 parities x NVRAR_MAX_RING_BLOCKS regions */
-    while (bytes > ((size_t)1 << 20) && bytes + 2 * signals_bytes(nranks) > avail / 3) bytes /= 2;
-    cap->region_packs = bytes / NVRAR_PACK_BYTES / (2 * NVRAR_MAX_RING_BLOCKS);
-    *ring_bytes = 2 * NVRAR_MAX_RING_BLOCKS * cap->region_packs * NVRAR_PACK_BYTES;
-  }
-  cap->oneshot_packs = piece / NVRAR_PACK_BYTES;
-  cap->slice_packs = stage / NVRAR_PACK_BYTES / (size_t)nranks;
-  direct_layout(nranks, cap, flags_bytes, cells_bytes, stage_bytes);
-}
-
-/*
- * Sub-communicators (nvrar_comm_split) take no NVSHMEM call, so their staging is reserved in the
- * world's allocation: NVRAR_SUB_SLOTS slots after it, each a [flags][cells][staging] area for up to
- * the world's ranks per node, in addition to the memory budget. Smaller than the world's own (larger
- * messages go in pieces): a 256 KiB one-shot piece and 4 MiB of two-shot staging per set.
- */
-#define SUB_ONESHOT_PIECE_BYTES ((size_t)256 << 10)
-#define SUB_TWOSHOT_STAGE_BYTES ((size_t)4 << 20)
-
-static void sub_capacity(int nranks, nvrar_capacity_t *cap) {
-  memset(cap, 0, sizeof *cap); /* region_packs 0: no put-with-signal staging, one-shot and two-shot only */
-  cap->oneshot_packs = SUB_ONESHOT_PIECE_BYTES / NVRAR_PACK_BYTES;
-  cap->slice_packs = SUB_TWOSHOT_STAGE_BYTES / NVRAR_PACK_BYTES / (size_t)nranks;
-}
-
-static size_t sub_slot_bytes(int world_ranks) {
-  if (world_ranks == 1) return 0; /* its only sub-communicator has one rank: copies, no staging */
-  int n = world_ranks < NVRAR_MAX_RANKS ? world_ranks : NVRAR_MAX_RANKS;
-  nvrar_capacity_t cap;
-  size_t flags, cells, stage;
-  sub_capacity(n, &cap);
-  direct_layout(n, &cap, &flags, &cells, &stage);
-  return round_up(flags + cells + stage, 4096);
-}
-
 static double now_seconds(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -166,115 +69,6 @@ static void comm_release_local(nvrar_comm_t comm) {
   comm->sync = NULL;
   comm->host_words = NULL;
   (void)cudaGetLastError();
-}
-
-
-/*
- * Which ranks share a node. NVSHMEM's bootstrap gathered every rank's host id at init; nvrar
- * requires the node-major layout every launcher produces (the ranks of a host contiguous, the same
- * count on each host) and refuses others. NVRAR_GPUS_PER_NODE / gpus_per_node = k splits each
- * host into virtual nodes of k GPUs; k must divide the host's GPU count.
- */
-static nvrar_result_t find_topology(const nvrar_settings_t *s, int rank, int nranks, nvrar_topo_t *topo) {
-  int first = rank, last = rank;
-  while (first > 0 && nvrar_shmem_same_node(first - 1)) first--;
-  while (last + 1 < nranks && nvrar_shmem_same_node(last + 1)) last++;
-  int host = last - first + 1;
-  if (host != nvrar_shmem_node_size() || nranks % host || first % host)
-    return nvrar_error(NVRAR_ERR_UNSUPPORTED,
-                       "nvrar_comm_init: rank %d shares its host with %d ranks, not as a contiguous block of equal "
-                       "blocks (ranks %d-%d of %d); launch ranks node-major with the same number on every host",
-                       rank, nvrar_shmem_node_size(), first, last, nranks);
-  int gpus = host;
-  if (s->gpus_per_node) {
-    if (host % s->gpus_per_node)
-      return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT,
-                         "nvrar_comm_init: gpus_per_node %d does not divide the %d ranks of this host", s->gpus_per_node,
-                         host);
-    gpus = s->gpus_per_node;
-  }
-  if (gpus > NVRAR_MAX_RANKS)
-    return nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_comm_init: %d ranks per node; this build reaches at most %d over "
-                                              "NVLink (set NVRAR_GPUS_PER_NODE to split them)", gpus, NVRAR_MAX_RANKS);
-  topo->nranks = nranks;
-  topo->gpus = gpus;
-  topo->nodes = nranks / gpus;
-  topo->network = host == nranks ? NVRAR_NET_NVLINK : nvrar_network_from_env(nvrar_process_getenv);
-  return NVRAR_SUCCESS;
-}
-
-/*
- * Packs at the end of every ring-family region kept for hier-rd's flag-in-data cells: 2L + 4 areas
- * (ar_hier.cu) for L doubling steps between the nodes, each holding up to NVRAR_HIER_LL_PACKS packs
- * of data as cells (the planner gives hier-rd blocks enough), at most a quarter of the region in all;
- * none on one node, or when an area would hold fewer than 16 packs (small memory budgets: hier-rd
- * then always signals). Kept small on purpose: every ring-family slot shrinks by it, and with 4 KiB
- * areas (a fifth of the region on 2 nodes) the ring needed two rounds for 16 MiB on 2x2 (155 us
- * against 125 for hier-rd).
- */
-static uint64_t hier_cells_packs(const nvrar_topo_t *t, uint64_t region_packs) {
-  if (t->nodes < 2) return 0;
-  uint64_t areas = (uint64_t)nvrar_hier_cell_areas(t->nodes);
-  uint64_t per_area = nvrar_min_u64(NVRAR_HIER_LL_PACKS, region_packs / 4 / (2 * areas));
-  return per_area >= 16 ? 2 * areas * per_area : 0;
-}
-
-/*
- * The tuned files of this world size (tuned.h), one per dtype. An absent file leaves the built-in
- * planner; a malformed one is ignored whole with a warning naming it; entries that name a one-node
- * algorithm on a communicator of several nodes are skipped by the planner, said here once.
- */
-static void load_tuned(nvrar_comm_t comm) {
-  for (int d = 0; d < NVRAR_NUM_DTYPES; d++) {
-    nvrar_tuned_table_t *t = &comm->tuned[d];
-    t->count = 0;
-    char path[4096], err[256];
-    if (nvrar_tuned_path(comm->nranks, (nvrar_dtype_t)d, nvrar_process_getenv, path, sizeof path)) continue;
-    int rc = nvrar_tuned_load(path, t, err, sizeof err);
-    if (rc < 0) {
-      t->count = 0;
-      NVRAR_WARN("tuned file %s is malformed (%s); %s all-reduces use the built-in planner", path, err,
-                 nvrar_dtype_name((nvrar_dtype_t)d));
-      continue;
-    }
-    if (rc > 0) continue;
-    NVRAR_INFO(NVRAR_SUBSYS_INIT, "tuned file %s: %d sizes for %s", path, t->count, nvrar_dtype_name((nvrar_dtype_t)d));
-    for (int i = 0; i < t->count && comm->topo.nodes > 1; i++)
-      if (t->entries[i].algo != NVRAR_ALGO_AUTO && !nvrar_algo_multinode(t->entries[i].algo))
-        NVRAR_WARN("tuned file %s: %s at %zu bytes runs within one node; this communicator spans %d nodes, so "
-                   "the planner decides that size", path, nvrar_algo_name(t->entries[i].algo), t->entries[i].bytes,
-                   comm->topo.nodes);
-  }
-}
-
-/* Whether a ring-family algorithm can be asked of this communicator: see plan_staging. */
-static int needs_ring_staging(nvrar_comm_t comm) {
-  if (comm->topo.nodes > 1 || nvrar_algo_multinode(comm->settings.algo)) return 1;
-  for (int d = 0; d < NVRAR_NUM_DTYPES; d++)
-    for (int i = 0; i < comm->tuned[d].count; i++)
-      if (nvrar_algo_multinode(comm->tuned[d].entries[i].algo)) return 1;
-  return 0;
-}
-
-/* Ring-family fields of the kernel arguments: staging, signals, and each ring's neighbours. */
-static void set_ring_args(nvrar_kernel_args_t *a, const nvrar_topo_t *t, uint64_t region_packs, char *ring_stage,
-                          size_t ring_bytes) {
-  a->nodes = t->nodes;
-  a->gpus = t->gpus;
-  a->rings = 1;
-  a->region_packs = region_packs;
-  a->cells_packs = hier_cells_packs(t, region_packs);
-  a->rstage = ring_stage;
-  a->signals = (uint64_t *)(ring_stage + ring_bytes);
-  a->xsignals = (uint64_t *)(ring_stage + ring_bytes + signals_bytes(t->nranks));
-  for (int k = 0; k < NVRAR_MAX_RINGS; k++) {
-    for (int pos = 0; pos < t->nranks; pos++) {
-      if (nvrar_multiring_rank(t->nodes, t->gpus, k, pos) != a->rank) continue;
-      a->ring_pos[k] = pos;
-      a->ring_prev[k] = nvrar_multiring_rank(t->nodes, t->gpus, k, (pos + t->nranks - 1) % t->nranks);
-      a->ring_next[k] = nvrar_multiring_rank(t->nodes, t->gpus, k, (pos + 1) % t->nranks);
-    }
-  }
 }
 
 /* The device-side state (epochs, host-mapped error words) and the kernel arguments all algorithms share. */
@@ -302,27 +96,6 @@ done:
 }
 
 /*
- * One-shot's and two-shot's pointers to every rank's [flags][cells][staging] area: `area` is this
- * rank's (symmetric), pes[r] the NVSHMEM PE of rank r, reached through NVLink (nvshmem_ptr).
- */
-static nvrar_result_t set_direct_args(nvrar_comm_t comm, char *area, const int *pes, const char *fn) {
-  size_t flags, cells, stage;
-  direct_layout(comm->nranks, &comm->capacity, &flags, &cells, &stage);
-  comm->oneshot_args.slice_cap = comm->capacity.oneshot_packs;
-  comm->twoshot_args.slice_cap = comm->capacity.slice_packs;
-  for (int r = 0; r < comm->nranks; r++) {
-    char *peer = nvrar_shmem_ptr(area, pes[r]);
-    if (!peer)
-      return nvrar_error(NVRAR_ERR_UNSUPPORTED, "%s: rank %d cannot reach rank %d's memory directly (no NVLink or P2P "
-                                                "path)", fn, comm->rank, r);
-    comm->oneshot_args.flags[r] = comm->twoshot_args.flags[r] = (uint32_t *)peer;
-    comm->oneshot_args.stage[r] = peer + flags;
-    comm->twoshot_args.stage[r] = peer + flags + cells;
-  }
-  return NVRAR_SUCCESS;
-}
-
-/*
  * This rank's part of init once NVSHMEM is up, all of it local: NVSHMEM's view of the ranks, the
  * topology, tuned files, the staging layout and the device-side state. Its result is not returned to
  * the caller directly but goes into the agreement, so that every rank fails together.
@@ -333,12 +106,12 @@ static nvrar_result_t prepare(nvrar_comm_t comm, const nvrar_settings_t *setting
   if (nvrar_shmem_my_pe() != rank || nvrar_shmem_n_pes() != nranks)
     return nvrar_error(NVRAR_ERR_NVSHMEM, "nvrar_comm_init: NVSHMEM reports pe %d of %d, expected rank %d of %d",
                        nvrar_shmem_my_pe(), nvrar_shmem_n_pes(), rank, nranks);
-  NVRAR_CHECK(find_topology(settings, rank, nranks, &comm->topo));
+  NVRAR_CHECK(nvrar_find_topology(settings, rank, nranks, &comm->topo));
   comm->local_size = comm->topo.gpus;
-  load_tuned(comm);
-  plan_staging(settings, &comm->topo, needs_ring_staging(comm), &comm->capacity, flags_bytes, cells_bytes, stage_bytes,
+  nvrar_load_tuned(comm);
+  nvrar_plan_staging(settings, &comm->topo, nvrar_needs_ring_staging(comm), &comm->capacity, flags_bytes, cells_bytes, stage_bytes,
                ring_bytes);
-  comm->slots_offset = *flags_bytes + *cells_bytes + *stage_bytes + *ring_bytes + 2 * signals_bytes(nranks);
+  comm->slots_offset = *flags_bytes + *cells_bytes + *stage_bytes + *ring_bytes + 2 * nvrar_signals_bytes(nranks);
   return device_state(comm);
 }
 
@@ -433,9 +206,7 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   size_t free_before = 0, free_after = 0, total = 0;
   CUDA_TRY(cudaMemGetInfo(&free_before, &total), res, fail);
 
-  comm->heap_bytes = heap_budget(settings);
-  comm->slot_bytes = sub_slot_bytes(nranks);
-  comm->heap_bytes += round_up(NVRAR_SUB_SLOTS * comm->slot_bytes, HEAP_ALIGN);
+  comm->heap_bytes = nvrar_heap_reserve(settings, nranks, &comm->slot_bytes);
   /* NVSHMEM has one world per process: one that another library started (torch's symmetric memory,
    * DeepEP) has another heap and maybe other ranks, and nvrar's device code was not set up in it. */
   int shmem_status = nvrar_shmem_init_status();
@@ -503,13 +274,13 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   nvrar_shmem_barrier_all(); /* every rank's staging is zeroed before anyone writes into it; also on error */
   CUDA_TRY(synced, res, fail);
 
-  set_ring_args(&comm->ring_args, &comm->topo, comm->capacity.region_packs,
+  nvrar_set_ring_args(&comm->ring_args, &comm->topo, comm->capacity.region_packs,
                 (char *)comm->heap + flags_bytes + cells_bytes + stage_bytes, ring_bytes);
   comm->capacity.cells_packs = comm->ring_args.cells_packs;
   if (comm->topo.nodes == 1) { /* one-shot, two-shot: one node only */
     int pes[NVRAR_MAX_RANKS];
     for (int pe = 0; pe < nranks; pe++) pes[pe] = pe;
-    NVRAR_CHECK_GOTO(set_direct_args(comm, comm->heap, pes, "nvrar_comm_init"), res, fail);
+    NVRAR_CHECK_GOTO(nvrar_set_direct_args(comm, comm->heap, pes, "nvrar_comm_init"), res, fail);
   }
 
   CUDA_TRY(cudaMemGetInfo(&free_after, &total), res, fail);
@@ -645,7 +416,7 @@ nvrar_result_t nvrar_comm_split_impl(nvrar_comm_t world, int nranks, const int *
   comm->device = world->device;
   comm->settings = world->settings;
   if (nvrar_algo_multinode(comm->settings.algo)) comm->settings.algo = NVRAR_ALGO_AUTO; /* no put-with-signal staging */
-  sub_capacity(nranks, &comm->capacity);
+  nvrar_sub_capacity(nranks, &comm->capacity);
   comm->topo = (nvrar_topo_t){nranks, 1, nranks, NVRAR_NET_NVLINK};
   comm->local_size = nranks;
   comm->parent = world;
@@ -653,8 +424,8 @@ nvrar_result_t nvrar_comm_split_impl(nvrar_comm_t world, int nranks, const int *
   comm->heap = (char *)world->heap + world->slots_offset + (size_t)slot * world->slot_bytes;
   CUDA_TRY(cudaSetDevice(comm->device), res, fail);
   NVRAR_CHECK_GOTO(device_state(comm), res, fail);
-  NVRAR_CHECK_GOTO(set_direct_args(comm, comm->heap, world_ranks, "nvrar_comm_split"), res, fail);
-  load_tuned(comm);
+  NVRAR_CHECK_GOTO(nvrar_set_direct_args(comm, comm->heap, world_ranks, "nvrar_comm_split"), res, fail);
+  nvrar_load_tuned(comm);
   pthread_mutex_lock(&registry_lock);
   world->children++;
   registry_add_locked(comm);
@@ -812,89 +583,3 @@ nvrar_result_t nvrar_comm_free(nvrar_comm_t comm, void *ptr) {
   return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_free: %p was not returned by nvrar_malloc on this communicator", ptr);
 }
 
-nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *recvbuf, size_t count, size_t bytes,
-                                  nvrar_dtype_t dtype, nvrar_op_t op, void *stream) {
-  if (comm->nranks == 1) {
-    if (sendbuf == recvbuf) return NVRAR_SUCCESS;
-    cudaError_t e = cudaMemcpyAsync(recvbuf, sendbuf, bytes, cudaMemcpyDeviceToDevice, (cudaStream_t)stream);
-    if (e != cudaSuccess) {
-      (void)cudaGetLastError();
-      return nvrar_error(NVRAR_ERR_CUDA, "nvrar_all_reduce: cudaMemcpyAsync failed: %s", cudaGetErrorString(e));
-    }
-    return NVRAR_SUCCESS;
-  }
-  if (stream != comm->last_stream) { /* a plain compare on the hot path; the log only once */
-    if (comm->used_stream && !comm->stream_noted) {
-      comm->stream_noted = 1;
-      NVRAR_INFO(NVRAR_SUBSYS_COLL, "rank %d: all-reduces on a second stream (%p after %p): they must be ordered with "
-                 "the earlier ones (include/nvrar.h)", comm->rank, stream, comm->last_stream);
-    }
-    comm->last_stream = stream;
-    comm->used_stream = 1;
-  }
-  nvrar_plan_t plan;
-  NVRAR_CHECK(nvrar_plan_tuned(&comm->settings, &comm->capacity, &comm->topo, &comm->tuned[dtype], bytes, &plan));
-  nvrar_kernel_args_t args = plan.algo == NVRAR_ALGO_ONESHOT   ? comm->oneshot_args
-                             : plan.algo == NVRAR_ALGO_TWOSHOT ? comm->twoshot_args
-                                                               : comm->ring_args;
-  args.send = sendbuf;
-  args.recv = recvbuf;
-  args.count = count;
-  args.packs = (bytes + NVRAR_PACK_BYTES - 1) / NVRAR_PACK_BYTES;
-  args.aligned = (((uintptr_t)sendbuf | (uintptr_t)recvbuf) % NVRAR_PACK_BYTES) == 0;
-  args.rings = plan.rings;
-  args.chunk_packs = plan.chunk_packs;
-  args.ll_packs = plan.ll_packs;
-  int err = plan.algo == NVRAR_ALGO_ONESHOT   ? nvrar_launch_oneshot(&args, dtype, op, plan.blocks, plan.threads, stream)
-            : plan.algo == NVRAR_ALGO_TWOSHOT ? nvrar_launch_twoshot(&args, dtype, op, plan.blocks, plan.threads, stream)
-                                              : nvrar_launch_ring_family(&args, plan.algo, dtype, op, plan.blocks,
-                                                                         plan.threads, stream);
-  if (err != 0)
-    return nvrar_error(NVRAR_ERR_CUDA, "nvrar_all_reduce: %s kernel launch (%d blocks x %d threads) failed: %s",
-                       nvrar_algo_name(plan.algo), plan.blocks, plan.threads, cudaGetErrorString((cudaError_t)err));
-  NVRAR_TRACE(NVRAR_SUBSYS_COLL, "all_reduce %zu x %s %s: %s, %d x %d", count, nvrar_dtype_name(dtype),
-              nvrar_op_name(op), nvrar_algo_name(plan.algo), plan.blocks, plan.threads);
-  return NVRAR_SUCCESS;
-}
-
-/* 1 if [ptr, ptr + bytes) lies inside one nvrar_malloc buffer of comm. */
-static int in_user_buffer(nvrar_comm_t comm, const void *ptr, size_t bytes) {
-  for (int i = 0; i < NVRAR_MAX_USER_BUFFERS; i++) {
-    const char *b = comm->user_buffers[i];
-    if (b && (const char *)ptr >= b && bytes <= comm->user_bytes[i] &&
-        (size_t)((const char *)ptr - b) <= comm->user_bytes[i] - bytes)
-      return 1;
-  }
-  return 0;
-}
-
-/* Exchange grid: a block per 256 KiB up to the ring-family bound (NVRAR_NUM_BLOCKS overrides). */
-enum { EXCHANGE_BLOCK_BYTES = 256 << 10, EXCHANGE_THREADS = 512 };
-
-nvrar_result_t nvrar_comm_exchange(nvrar_comm_t comm, const void *sendbuf, void *recvbuf, size_t bytes, int peer,
-                                   void *stream) {
-  if (comm->parent)
-    return nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_exchange: a sub-communicator has no put-with-signal staging; use "
-                                              "its world");
-  if (peer < 0 || peer >= comm->nranks || peer == comm->rank)
-    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_exchange: peer %d is not another rank of 0-%d", peer,
-                       comm->nranks - 1);
-  if (!in_user_buffer(comm, sendbuf, bytes) || !in_user_buffer(comm, recvbuf, bytes))
-    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT,
-                       "nvrar_exchange: sendbuf %p and recvbuf %p must each hold %zu bytes inside an nvrar_malloc buffer",
-                       sendbuf, recvbuf, bytes);
-  nvrar_kernel_args_t args = comm->ring_args;
-  args.send = sendbuf;
-  args.recv = recvbuf;
-  args.count = bytes;
-  args.packs = (bytes + NVRAR_PACK_BYTES - 1) / NVRAR_PACK_BYTES;
-  args.peer = peer;
-  uint64_t blocks = (bytes + EXCHANGE_BLOCK_BYTES - 1) / EXCHANGE_BLOCK_BYTES;
-  if (comm->settings.num_blocks) blocks = (uint64_t)comm->settings.num_blocks;
-  if (blocks < 1) blocks = 1;
-  if (blocks > NVRAR_MAX_RING_BLOCKS) blocks = NVRAR_MAX_RING_BLOCKS;
-  int err = nvrar_launch_exchange(&args, (int)blocks, EXCHANGE_THREADS, stream);
-  if (err != 0)
-    return nvrar_error(NVRAR_ERR_CUDA, "nvrar_exchange: kernel launch failed: %s", cudaGetErrorString((cudaError_t)err));
-  return NVRAR_SUCCESS;
-}

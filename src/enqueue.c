@@ -1,0 +1,94 @@
+/*
+ * The call path: plan (tune.c, pure) -> copy the algorithm's argument template -> launch one kernel.
+ * Arguments arrive validated by api.c; nothing here allocates, synchronises or reads device memory.
+ */
+#include <cuda_runtime_api.h>
+
+#include "comm.h"
+
+nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *recvbuf, size_t count, size_t bytes,
+                                  nvrar_dtype_t dtype, nvrar_op_t op, void *stream) {
+  if (comm->nranks == 1) {
+    if (sendbuf == recvbuf) return NVRAR_SUCCESS;
+    cudaError_t e = cudaMemcpyAsync(recvbuf, sendbuf, bytes, cudaMemcpyDeviceToDevice, (cudaStream_t)stream);
+    if (e != cudaSuccess) {
+      (void)cudaGetLastError();
+      return nvrar_error(NVRAR_ERR_CUDA, "nvrar_all_reduce: cudaMemcpyAsync failed: %s", cudaGetErrorString(e));
+    }
+    return NVRAR_SUCCESS;
+  }
+  if (stream != comm->last_stream) { /* a plain compare on the hot path; the log only once */
+    if (comm->used_stream && !comm->stream_noted) {
+      comm->stream_noted = 1;
+      NVRAR_INFO(NVRAR_SUBSYS_COLL, "rank %d: all-reduces on a second stream (%p after %p): they must be ordered with "
+                 "the earlier ones (include/nvrar.h)", comm->rank, stream, comm->last_stream);
+    }
+    comm->last_stream = stream;
+    comm->used_stream = 1;
+  }
+  nvrar_plan_t plan;
+  NVRAR_CHECK(nvrar_plan_tuned(&comm->settings, &comm->capacity, &comm->topo, &comm->tuned[dtype], bytes, &plan));
+  nvrar_kernel_args_t args = plan.algo == NVRAR_ALGO_ONESHOT   ? comm->oneshot_args
+                             : plan.algo == NVRAR_ALGO_TWOSHOT ? comm->twoshot_args
+                                                               : comm->ring_args;
+  args.send = sendbuf;
+  args.recv = recvbuf;
+  args.count = count;
+  args.packs = (bytes + NVRAR_PACK_BYTES - 1) / NVRAR_PACK_BYTES;
+  args.aligned = (((uintptr_t)sendbuf | (uintptr_t)recvbuf) % NVRAR_PACK_BYTES) == 0;
+  args.rings = plan.rings;
+  args.chunk_packs = plan.chunk_packs;
+  args.ll_packs = plan.ll_packs;
+  int err = plan.algo == NVRAR_ALGO_ONESHOT   ? nvrar_launch_oneshot(&args, dtype, op, plan.blocks, plan.threads, stream)
+            : plan.algo == NVRAR_ALGO_TWOSHOT ? nvrar_launch_twoshot(&args, dtype, op, plan.blocks, plan.threads, stream)
+                                              : nvrar_launch_ring_family(&args, plan.algo, dtype, op, plan.blocks,
+                                                                         plan.threads, stream);
+  if (err != 0)
+    return nvrar_error(NVRAR_ERR_CUDA, "nvrar_all_reduce: %s kernel launch (%d blocks x %d threads) failed: %s",
+                       nvrar_algo_name(plan.algo), plan.blocks, plan.threads, cudaGetErrorString((cudaError_t)err));
+  NVRAR_TRACE(NVRAR_SUBSYS_COLL, "all_reduce %zu x %s %s: %s, %d x %d", count, nvrar_dtype_name(dtype),
+              nvrar_op_name(op), nvrar_algo_name(plan.algo), plan.blocks, plan.threads);
+  return NVRAR_SUCCESS;
+}
+
+/* 1 if [ptr, ptr + bytes) lies inside one nvrar_malloc buffer of comm. */
+static int in_user_buffer(nvrar_comm_t comm, const void *ptr, size_t bytes) {
+  for (int i = 0; i < NVRAR_MAX_USER_BUFFERS; i++) {
+    const char *b = comm->user_buffers[i];
+    if (b && (const char *)ptr >= b && bytes <= comm->user_bytes[i] &&
+        (size_t)((const char *)ptr - b) <= comm->user_bytes[i] - bytes)
+      return 1;
+  }
+  return 0;
+}
+
+/* Exchange grid: a block per 256 KiB up to the ring-family bound (NVRAR_NUM_BLOCKS overrides). */
+enum { EXCHANGE_BLOCK_BYTES = 256 << 10, EXCHANGE_THREADS = 512 };
+
+nvrar_result_t nvrar_comm_exchange(nvrar_comm_t comm, const void *sendbuf, void *recvbuf, size_t bytes, int peer,
+                                   void *stream) {
+  if (comm->parent)
+    return nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_exchange: a sub-communicator has no put-with-signal staging; use "
+                                              "its world");
+  if (peer < 0 || peer >= comm->nranks || peer == comm->rank)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_exchange: peer %d is not another rank of 0-%d", peer,
+                       comm->nranks - 1);
+  if (!in_user_buffer(comm, sendbuf, bytes) || !in_user_buffer(comm, recvbuf, bytes))
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT,
+                       "nvrar_exchange: sendbuf %p and recvbuf %p must each hold %zu bytes inside an nvrar_malloc buffer",
+                       sendbuf, recvbuf, bytes);
+  nvrar_kernel_args_t args = comm->ring_args;
+  args.send = sendbuf;
+  args.recv = recvbuf;
+  args.count = bytes;
+  args.packs = (bytes + NVRAR_PACK_BYTES - 1) / NVRAR_PACK_BYTES;
+  args.peer = peer;
+  uint64_t blocks = (bytes + EXCHANGE_BLOCK_BYTES - 1) / EXCHANGE_BLOCK_BYTES;
+  if (comm->settings.num_blocks) blocks = (uint64_t)comm->settings.num_blocks;
+  if (blocks < 1) blocks = 1;
+  if (blocks > NVRAR_MAX_RING_BLOCKS) blocks = NVRAR_MAX_RING_BLOCKS;
+  int err = nvrar_launch_exchange(&args, (int)blocks, EXCHANGE_THREADS, stream);
+  if (err != 0)
+    return nvrar_error(NVRAR_ERR_CUDA, "nvrar_exchange: kernel launch failed: %s", cudaGetErrorString((cudaError_t)err));
+  return NVRAR_SUCCESS;
+}

@@ -110,10 +110,17 @@ class Communicator:
         box = [("id", bytes(uid)) if failure is None else ("error", repr(failure))] if self.rank == 0 else [None]
         with torch.cuda.device(self.device):
             dist.broadcast_object_list(box, src=dist.get_global_rank(self.group, 0), group=self.group)
+            # every rank says whether it can go on, so that none enters the collective init alone
+            ready = [None] * self.world_size
+            dist.all_gather_object(ready, failure is None and box[0][0] == "id", group=self.group)
         if failure is not None:
             raise failure
         if box[0][0] != "id":
             raise RuntimeError(f"nvrar.Communicator: rank 0 of the group failed before creating the id: {box[0][1]}")
+        if not all(ready):
+            bad = [r for r, ok in enumerate(ready) if not ok]
+            raise RuntimeError(f"nvrar.Communicator: rank(s) {bad} of the group could not start (their own errors "
+                               "say why); no rank starts the communicator")
         uid = _native.UniqueId.from_buffer_copy(box[0][1])
         comm = ctypes.c_void_p()
         with torch.cuda.device(self.device):

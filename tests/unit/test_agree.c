@@ -21,14 +21,9 @@ static int says(const char *text) {
   return ok;
 }
 
-static const char *no_env(const char *name) {
-  (void)name;
-  return NULL;
-}
-
 int main(void) {
   nvrar_settings_t s;
-  CHECK(nvrar_settings_resolve(NULL, no_env, &s) == NVRAR_SUCCESS);
+  CHECK(nvrar_settings_resolve(NULL, unit_no_env, &s) == NVRAR_SUCCESS);
   nvrar_agree_record_t all[4];
   for (int r = 0; r < 4; r++) fill(&all[r], &s, NVRAR_SUCCESS);
   for (int me = 0; me < 4; me++) CHECK(nvrar_agree_check(all, 4, me) == NVRAR_SUCCESS);

@@ -6,15 +6,9 @@
 #include "tuned.h"
 #include "unit.h"
 
-/* The registry's defaults alone: the planner's tests do not read this process's environment. */
-static const char *no_env(const char *name) {
-  (void)name;
-  return NULL;
-}
-
 int main(void) {
   nvrar_settings_t s;
-  CHECK(nvrar_settings_resolve(NULL, no_env, &s) == NVRAR_SUCCESS);
+  CHECK(nvrar_settings_resolve(NULL, unit_no_env, &s) == NVRAR_SUCCESS);
   s.algo = NVRAR_ALGO_AUTO;
   s.num_blocks = s.threads_per_block = 0;
   s.oneshot_max_bytes = 0;
@@ -116,7 +110,7 @@ int main(void) {
   /* tuned tables: an entry stands in for what the settings leave to the planner; forced settings win */
   {
     nvrar_settings_t t;
-    CHECK(nvrar_settings_resolve(NULL, no_env, &t) == NVRAR_SUCCESS);
+    CHECK(nvrar_settings_resolve(NULL, unit_no_env, &t) == NVRAR_SUCCESS);
     nvrar_tuned_table_t table = {.count = 2,
                                  .entries = {{.bytes = 1024, .algo = NVRAR_ALGO_TWOSHOT, .num_blocks = 3, .threads_per_block = 64},
                                              {.bytes = 1 << 20, .algo = NVRAR_ALGO_RING, .chunk_bytes = 4096}}};

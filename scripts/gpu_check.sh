@@ -6,7 +6,7 @@
 #          (default: full with 2 GPUs or more, shared with one)
 #   shared: the shared tier (ctest -L shared: every multi-rank suite at 2-8 ranks and on the virtual
 #          layouts, ranks sharing the GPUs there are, NVRAR_SHARE_GPUS=1), then nvrar_perf at one rank
-#          per GPU (real timings: a copy at one rank)
+#          per GPU (real timings: a copy at one rank) and the device memory of init at 1, 2, 4, 8 ranks
 #   sweep: launch-shape variants of each forced algorithm (for src/tune.c), no NCCL;
 #          `sweep ring`: the chunked ring at 16-64 MiB over blocks x threads, NCCL once for reference,
 #          and again with each library of SWEEP_LIBS="name:libdir:BLOCKSxTHREADS,.. ..." (experiment builds);
@@ -90,6 +90,13 @@ if [ "$mode" = shared ]; then
     $((SECONDS - t0)) "$(grep -E 'tests passed' "$LOGS/shared.log" | tail -1)" | tee -a "$summary"
   [ $rc -eq 0 ] || grep -E '\*\*\*|Failed|FAIL' "$LOGS/shared.log" | head -20
   run perf.graph.g1 240 "$bin/nvrar_perf" -g 1 -d bfloat16 -n 20 -w 5 -c 1 -G 20 -b 1K -e 64M -J "$LOGS/perf.graph.g1.json"
+  echo "== device memory taken by nvrar_comm_init (defaults; ranks sharing the GPUs there are)" | tee -a "$summary"
+  for n in 1 2 4 8; do
+    NVRAR_SHARE_GPUS=1 NVRAR_TEST_MAX_BYTES=4096 NVRAR_TEST_QUICK=1 NVRAR_DEBUG=INFO timeout 300 \
+      "$bin/test_allreduce" -g "$n" > "$LOGS/memory.n$n.log" 2>&1
+    printf '%d ranks: %s\n' "$n" "$(grep -hE 'MiB per rank|device memory taken by init' "$LOGS/memory.n$n.log" | head -1)" |
+      tee -a "$summary"
+  done
   finish
 fi
 

@@ -93,12 +93,22 @@ int main(int argc, char **argv) {
   MP_CUDA(cudaGetDevice(&dev));
   MP_CUDA(cudaGetDeviceCount(&ndev));
   size_t free_before, free_after, total;
+  MP_EXPECT(nvrar_job_barrier(&job) == 0); /* every rank's CUDA context exists: not counted below */
   MP_CUDA(cudaMemGetInfo(&free_before, &total));
+  MP_EXPECT(nvrar_job_barrier(&job) == 0);
   nvrar_config_t config = NVRAR_CONFIG_INITIALIZER;
   double init_s = 0;
   nvrar_comm_t comm = mp_comm(&job, &config, &init_s);
+  MP_EXPECT(nvrar_job_barrier(&job) == 0); /* every rank's init is done */
   MP_CUDA(cudaMemGetInfo(&free_after, &total));
   size_t taken = free_before - free_after;
+  if (mp_shared(&job) && job.rank == 0) { /* cudaMemGetInfo sees the whole GPU: all its ranks together */
+    int ndev_here = 0;
+    MP_CUDA(cudaGetDeviceCount(&ndev_here));
+    int on_gpu = n / ndev_here + (dev < n % ndev_here);
+    printf("test_allreduce: init of the %d ranks on GPU %d took %zu MiB of device memory, %zu MiB per rank\n", on_gpu,
+           dev, taken >> 20, (taken / (size_t)on_gpu) >> 20);
+  }
   int q;
   MP_NVRAR(nvrar_comm_size(comm, &q));
   MP_EXPECT(q == n);

@@ -72,11 +72,26 @@ static void comm_release_local(nvrar_comm_t comm) {
 }
 
 /* The device-side state (epochs, host-mapped error words) and the kernel arguments all algorithms share. */
+/* NVRAR_TEST_COUNTER_BASE (tests): where a world's 32-bit counters start; 0 normally. */
+static uint32_t test_counter_base(nvrar_comm_t comm) {
+  size_t base = 0;
+  if (comm->parent || nvrar_env_read("NVRAR_TEST_COUNTER_BASE", NULL, &base) != NVRAR_SUCCESS) return 0;
+  return (uint32_t)base;
+}
+
 static nvrar_result_t device_state(nvrar_comm_t comm) {
   nvrar_result_t res = NVRAR_SUCCESS;
   int *dev_words = NULL;
   CUDA_TRY(cudaMalloc((void **)&comm->sync, sizeof(nvrar_device_sync_t)), res, done);
   CUDA_TRY(cudaMemset(comm->sync, 0, sizeof(nvrar_device_sync_t)), res, done);
+  uint32_t start = test_counter_base(comm);
+  if (start) { /* the counters, as if this world had already run that many barriers and one-shot pieces */
+    nvrar_device_sync_t init;
+    memset(&init, 0, sizeof init);
+    init.ll_count = start;
+    for (int b = 0; b < NVRAR_MAX_BLOCKS; b++) init.seq[b] = start;
+    CUDA_TRY(cudaMemcpy(comm->sync, &init, sizeof init, cudaMemcpyHostToDevice), res, done);
+  }
   CUDA_TRY(cudaHostAlloc((void **)&comm->host_words, 2 * sizeof(int), cudaHostAllocMapped), res, done);
   comm->host_words[0] = comm->host_words[1] = 0;
   CUDA_TRY(cudaHostGetDevicePointer((void **)&dev_words, comm->host_words, 0), res, done);
@@ -270,7 +285,14 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   }
   comm->heap_used = used;
   collective_teardown = 0; /* past this point a failure is this rank's alone: tear down locally */
-  cudaError_t synced = cudaDeviceSynchronize();
+  cudaError_t synced = cudaSuccess;
+  uint32_t start = test_counter_base(comm);
+  if (start && nranks > 1) { /* the barrier flags where those counters left them (staging is zeroed otherwise) */
+    uint32_t flags[2 * NVRAR_MAX_BLOCKS * NVRAR_MAX_RANKS];
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) flags[i] = start;
+    synced = cudaMemcpy(comm->heap, flags, sizeof flags, cudaMemcpyHostToDevice);
+  }
+  if (synced == cudaSuccess) synced = cudaDeviceSynchronize();
   nvrar_shmem_barrier_all(); /* every rank's staging is zeroed before anyone writes into it; also on error */
   CUDA_TRY(synced, res, fail);
 

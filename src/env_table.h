@@ -48,6 +48,9 @@
         "NCCL drop-in: largest all-reduce nvrar serves; larger ones go to NCCL")                                      \
   OTHER(NVRAR_NCCL_LIBRARY, STRING, "", 0, 0, 1,                                                                      \
         "The real libnccl.so.2 for the drop-in and nvrar_perf --compare; unset: searched (docs/nccl.md)")             \
+  OTHER(NVRAR_TEST_COUNTER_BASE, SIZE, "0", 0, 0, 1,                                                                 \
+        "Tests only: a world starts its 32-bit device counters (two-shot barriers, one-shot cell flags) here, "      \
+        "e.g. 4294967200, so that their wrap-around runs in a short test; same value on every rank")                 \
   OTHER(NVRAR_DEBUG, STRING, "WARN", 0, 0, 1, "Log level: NONE, WARN, INFO, TRACE")                                   \
   OTHER(NVRAR_DEBUG_SUBSYS, STRING, "ALL", 0, 0, 1, "Comma list of subsystems to log: INIT, COLL, ALL")
 

@@ -14,6 +14,8 @@
  * Run: NVRAR_ALGO=oneshot|twoshot|.. test_timeout -g 2: each algorithm's waits; NVRAR_TEST_BYTES sets
  * the message (default 256 KiB; a multiple of 4). Exit 0/1/77.
  */
+#include <unistd.h>
+
 #include "mp.h"
 
 static int missing_from_destroy(nvrar_job_t *job, nvrar_comm_t comm) {
@@ -65,14 +67,74 @@ static int late_to_destroy(nvrar_job_t *job, nvrar_comm_t comm) {
   return ok ? 0 : 1;
 }
 
+/*
+ * NVRAR_TEST_MISSING=vanish: rank 1's process ends right after init (as if killed), rank 0 carries
+ * on alone: an eager all-reduce and the replay of a graph captured before must each give up within
+ * the bound with NaN output, get_async_error says NVRAR_ERR_TIMEOUT, and abort returns at once.
+ * NVRAR_TEST_MISSING=vanish-init: rank 1 ends before nvrar_comm_init; rank 0's init must fail,
+ * not hang (NVSHMEM's bootstrap waits for it).
+ */
+static int vanished_peer(nvrar_job_t *job, nvrar_comm_t comm) {
+  if (job->rank != 0) _exit(0); /* code 0: the launcher does not stop rank 0 because of it */
+  cudaStream_t s;
+  MP_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  void *buf;
+  MP_CUDA(cudaMalloc(&buf, 4096));
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  MP_CUDA(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+  MP_NVRAR(nvrar_all_reduce(comm, buf, buf, 1024, NVRAR_FLOAT32, NVRAR_SUM, s));
+  MP_CUDA(cudaStreamEndCapture(s, &graph));
+  MP_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+  double t0 = mp_now();
+  MP_CUDA(cudaMemset(buf, 0, 4096));
+  MP_NVRAR(nvrar_all_reduce(comm, buf, buf, 1024, NVRAR_FLOAT32, NVRAR_SUM, s));
+  MP_CUDA(cudaStreamSynchronize(s));
+  double eager_s = mp_now() - t0;
+  size_t eager_stale = count_not_nan(buf, 4096);
+  MP_CUDA(cudaMemset(buf, 0, 4096));
+  t0 = mp_now();
+  MP_CUDA(cudaGraphLaunch(exec, s));
+  MP_CUDA(cudaStreamSynchronize(s));
+  double replay_s = mp_now() - t0;
+  size_t replay_stale = count_not_nan(buf, 4096);
+  nvrar_result_t async = NVRAR_SUCCESS;
+  MP_NVRAR(nvrar_comm_get_async_error(comm, &async));
+  t0 = mp_now();
+  MP_NVRAR(nvrar_comm_abort(comm));
+  double abort_s = mp_now() - t0;
+  int ok = eager_s < 10 && replay_s < 10 && abort_s < 1 && eager_stale == 0 && replay_stale == 0 &&
+           async == NVRAR_ERR_TIMEOUT;
+  printf("  peer gone: eager call gave up after %.2f s (%zu bytes not NaN), replay after %.2f s (%zu), async %s, "
+         "abort %.3f s\n", eager_s, eager_stale, replay_s, replay_stale, nvrar_result_string(async), abort_s);
+  printf("test_timeout: vanished peer %s\n", ok ? "ok" : "FAILED");
+  MP_CUDA(cudaGraphExecDestroy(exec));
+  MP_CUDA(cudaGraphDestroy(graph));
+  return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
   nvrar_job_t job;
   int rc = mp_start(argc, argv, &job, 2);
   if (rc >= 0) return rc;
   nvrar_config_t config = NVRAR_CONFIG_INITIALIZER;
   config.timeout_seconds = 1.0;
-  nvrar_comm_t comm = mp_comm(&job, &config, NULL);
   const char *missing = getenv("NVRAR_TEST_MISSING");
+  if (missing && !strcmp(missing, "vanish-init")) {
+    nvrar_unique_id_t id;
+    if (job.rank == 0) MP_NVRAR(nvrar_get_unique_id(&id));
+    MP_EXPECT(nvrar_job_bcast(&job, &id, sizeof id) == 0);
+    if (job.rank != 0) _exit(0);
+    nvrar_comm_t comm = NULL;
+    double t0 = mp_now();
+    nvrar_result_t r = nvrar_comm_init(&comm, job.nranks, id, job.rank, &config);
+    printf("  init without the peer: %s after %.2f s (%s)\n", nvrar_result_string(r), mp_now() - t0,
+           nvrar_get_last_error());
+    printf("test_timeout: vanished before init %s\n", r != NVRAR_SUCCESS ? "ok" : "FAILED");
+    return r != NVRAR_SUCCESS ? 0 : 1;
+  }
+  nvrar_comm_t comm = mp_comm(&job, &config, NULL);
+  if (missing && !strcmp(missing, "vanish")) return vanished_peer(&job, comm);
   if (missing && !strcmp(missing, "destroy")) return missing_from_destroy(&job, comm);
   if (missing && !strcmp(missing, "late-destroy")) return late_to_destroy(&job, comm);
   cudaStream_t s;

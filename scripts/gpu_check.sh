@@ -2,11 +2,13 @@
 # One call on the GPU machine: build if needed, run the GPU tests on 2 and 4 ranks, run nvrar_perf
 # against NCCL in the same run, write every log under $LOGS and print a short table last.
 #
-#   scripts/gpu_check.sh [full|quick|bench|tests|shared|sweep|algos] [ring]
+#   scripts/gpu_check.sh [full|quick|bench|tests|shared|sanitize|sweep|algos] [ring]
 #          (default: full with 2 GPUs or more, shared with one)
 #   shared: the shared tier (ctest -L shared: every multi-rank suite at 2-8 ranks and on the virtual
 #          layouts, ranks sharing the GPUs there are, NVRAR_SHARE_GPUS=1), then nvrar_perf at one rank
 #          per GPU (real timings: a copy at one rank) and the device memory of init at 1, 2, 4, 8 ranks
+#   sanitize: compute-sanitizer memcheck, racecheck and synccheck over test_allreduce on 2 ranks for
+#          one-shot, two-shot, ring, simple ring and hier-rd (small messages)
 #   sweep: launch-shape variants of each forced algorithm (for src/tune.c), no NCCL;
 #          `sweep ring`: the chunked ring at 16-64 MiB over blocks x threads, NCCL once for reference,
 #          and again with each library of SWEEP_LIBS="name:libdir:BLOCKSxTHREADS,.. ..." (experiment builds);
@@ -96,6 +98,19 @@ if [ "$mode" = shared ]; then
       "$bin/test_allreduce" -g "$n" > "$LOGS/memory.n$n.log" 2>&1
     printf '%d ranks: %s\n' "$n" "$(grep -hE 'MiB per rank|device memory taken by init' "$LOGS/memory.n$n.log" | head -1)" |
       tee -a "$summary"
+  done
+  finish
+fi
+
+if [ "$mode" = sanitize ]; then
+  # compute-sanitizer over every kernel family: 2 ranks (sharing the GPU when there is one), small messages
+  for tool in memcheck racecheck synccheck; do
+    for algo in oneshot twoshot ring simple-ring hier-rd; do
+      gpn=""; case $algo in hier-*) gpn="NVRAR_GPUS_PER_NODE=1";; esac
+      run "sanitize.$tool.$algo" 600 env NVRAR_SHARE_GPUS=1 NVRAR_TEST_MAX_BYTES=65536 NVRAR_TEST_QUICK=1 \
+        NVRAR_ALGO=$algo $gpn compute-sanitizer --tool "$tool" --target-processes all --error-exitcode 9 \
+        "$bin/test_allreduce" -g 2
+    done
   done
   finish
 fi

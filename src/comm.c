@@ -258,8 +258,8 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
     goto fail;
   }
   shmem_up = 1;
-  size_t free_shmem = 0;
-  CUDA_TRY(cudaMemGetInfo(&free_shmem, &total), res, fail);
+  size_t free_shmem = free_module; /* only for the log: a failure here must not take this rank off the common path */
+  if (cudaMemGetInfo(&free_shmem, &total) != cudaSuccess) (void)cudaGetLastError();
   NVRAR_INFO(NVRAR_SUBSYS_INIT, "NVSHMEM init took %zu MiB of device memory", (free_module - free_shmem) >> 20);
   int shared = nvrar_shmem_gpu_shared();
   if (shared)
@@ -274,6 +274,13 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   int exchanged = 0;
   res = agree_with_peers(comm, prep, used, &exchanged);
   collective_teardown = exchanged; /* every rank reached the same verdict */
+  if (res != NVRAR_SUCCESS && !exchanged) {
+    /* This rank alone could not read the verdict; the others may have agreed and go on. It takes part
+     * in their two remaining collective steps, so that they do not wait in NVSHMEM forever, then fails
+     * locally; they time out on their first call with it. */
+    (void)nvrar_shmem_calloc(used);
+    nvrar_shmem_barrier_all();
+  }
   if (res != NVRAR_SUCCESS) goto fail;
 
   comm->heap = nvrar_shmem_calloc(used); /* the same size on every rank, agreed */

@@ -5,7 +5,11 @@
 Every dtype and op, in and out of place, odd sizes: results bitwise equal to NCCL's on exactly
 representable data (quarters, |k| <= 32: every partial sum exact in any order); zero-copy tensors
 from allocate_tensor; the argument errors; a captured CUDA graph replayed with new data each time.
-Prints one line per check and exits 1 if any failed."""
+Prints one line per check and exits 1 if any failed.
+
+With NVRAR_SHARE_GPUS=1 and more ranks than GPUs (rank r on GPU r % GPUs; NCCL refuses two ranks on
+one GPU) the process group is gloo and the reference is the same all-reduce over gloo on the CPU in
+float64 (exact on this data, then rounded once to the dtype, as nvrar does)."""
 import os
 import sys
 
@@ -24,15 +28,36 @@ def check(name, ok, detail=""):
         print(f"  {'ok  ' if ok else 'FAIL'} {name}{(': ' + detail) if detail else ''}", flush=True)
 
 
+SHARED = False  # ranks share GPUs: gloo reference
+
+
+def reference(t, op=dist.ReduceOp.SUM):
+    """t all-reduced by torch.distributed, in place: NCCL, or gloo on a float64 CPU copy when ranks share GPUs."""
+    if not SHARED:
+        dist.all_reduce(t, op=op)
+        return t
+    cpu = t.detach().to("cpu", torch.float64)
+    dist.all_reduce(cpu, op=op)
+    t.copy_(cpu.to(t.dtype))
+    return t
+
+
 def data(n, dtype, rank, seed):
     g = torch.Generator(device="cpu").manual_seed(seed * 1000 + rank)
     return (torch.randint(-32, 33, (n,), generator=g).to(torch.float32) / 4).to(dtype).cuda()
 
 
 def main():
+    global SHARED
     local = int(os.environ["LOCAL_RANK"])
+    ngpu = torch.cuda.device_count()
+    SHARED = os.environ.get("NVRAR_SHARE_GPUS") == "1" and int(os.environ["WORLD_SIZE"]) > ngpu
+    local = local % ngpu if SHARED else local
     torch.cuda.set_device(local)
-    dist.init_process_group("nccl", device_id=torch.device("cuda", local))
+    if SHARED:
+        dist.init_process_group("gloo")
+    else:
+        dist.init_process_group("nccl", device_id=torch.device("cuda", local))
     rank, world = dist.get_rank(), dist.get_world_size()
     comm = nvrar.Communicator()
     if rank == 0:
@@ -48,7 +73,7 @@ def main():
                 seed += 1
                 x = data(n, dtype, rank, seed)
                 ref = x.clone()
-                dist.all_reduce(ref, op=nccl_op)
+                reference(ref, op=nccl_op)
                 out = torch.full_like(x, float("nan"))
                 comm.all_reduce(x, op=op, out=out)
                 y = x.clone()
@@ -65,7 +90,7 @@ def main():
           t.device == comm.device and t.is_contiguous())
     t.copy_(data(3 * 1001, torch.bfloat16, rank, 9999).view(3, 1001))
     ref = t.clone()
-    dist.all_reduce(ref)
+    reference(ref)
     comm.all_reduce(t)
     torch.cuda.synchronize()
     check("all_reduce of an allocate_tensor tensor == NCCL", torch.equal(t, ref))
@@ -135,7 +160,7 @@ def main():
     compiled = torch.compile(step, fullgraph=True)
     x = data(10000, torch.bfloat16, rank, 32)
     ref = x * 2
-    dist.all_reduce(ref)
+    reference(ref)
     ref = ref + 1
     try:
         got = compiled(x)
@@ -166,11 +191,11 @@ def main():
     with nvrar.Communicator() as comm2:  # a second communicator after close, as a context manager
         z = data(777, torch.float32, rank, 4242)
         ref = z.clone()
-        dist.all_reduce(ref)
+        reference(ref)
         comm2.all_reduce(z)
         torch.cuda.synchronize()
         check("a new Communicator after close(), as a context manager", torch.equal(z, ref))
-    total = torch.tensor([len(failures)], device=f"cuda:{local}")
+    total = torch.tensor([len(failures)], device="cpu" if SHARED else f"cuda:{local}")
     dist.all_reduce(total)
     fails = int(total.item())
     if rank == 0:

@@ -71,27 +71,32 @@ static void comm_release_local(nvrar_comm_t comm) {
   (void)cudaGetLastError();
 }
 
-/* The device-side state (epochs, host-mapped error words) and the kernel arguments all algorithms share. */
-/* NVRAR_TEST_COUNTER_BASE (tests): where a world's 32-bit counters start; 0 normally. */
-static uint32_t test_counter_base(nvrar_comm_t comm) {
+/*
+ * NVRAR_TEST_COUNTER_BASE (tests only): a new world's 32-bit counters (two-shot's barrier counts,
+ * one-shot's piece counter) and its barrier flags start there, as if it had already run that many
+ * barriers and pieces, so that wrap-around happens within a short test. Before the staging barrier.
+ */
+static cudaError_t start_counters_at_test_base(nvrar_comm_t comm) {
   size_t base = 0;
-  if (comm->parent || nvrar_env_read("NVRAR_TEST_COUNTER_BASE", NULL, &base) != NVRAR_SUCCESS) return 0;
-  return (uint32_t)base;
+  if (nvrar_env_read("NVRAR_TEST_COUNTER_BASE", NULL, &base) != NVRAR_SUCCESS || !(uint32_t)base ||
+      comm->nranks == 1)
+    return cudaSuccess;
+  nvrar_device_sync_t init;
+  memset(&init, 0, sizeof init);
+  init.ll_count = (uint32_t)base;
+  for (int b = 0; b < NVRAR_MAX_BLOCKS; b++) init.seq[b] = (uint32_t)base;
+  uint32_t flags[2 * NVRAR_MAX_BLOCKS * NVRAR_MAX_RANKS]; /* the flags area at the heap's start (setup.c) */
+  for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) flags[i] = (uint32_t)base;
+  cudaError_t e = cudaMemcpy(comm->sync, &init, sizeof init, cudaMemcpyHostToDevice);
+  return e != cudaSuccess ? e : cudaMemcpy(comm->heap, flags, sizeof flags, cudaMemcpyHostToDevice);
 }
 
+/* The device-side state (epochs, host-mapped error words) and the kernel arguments all algorithms share. */
 static nvrar_result_t device_state(nvrar_comm_t comm) {
   nvrar_result_t res = NVRAR_SUCCESS;
   int *dev_words = NULL;
   CUDA_TRY(cudaMalloc((void **)&comm->sync, sizeof(nvrar_device_sync_t)), res, done);
   CUDA_TRY(cudaMemset(comm->sync, 0, sizeof(nvrar_device_sync_t)), res, done);
-  uint32_t start = test_counter_base(comm);
-  if (start) { /* the counters, as if this world had already run that many barriers and one-shot pieces */
-    nvrar_device_sync_t init;
-    memset(&init, 0, sizeof init);
-    init.ll_count = start;
-    for (int b = 0; b < NVRAR_MAX_BLOCKS; b++) init.seq[b] = start;
-    CUDA_TRY(cudaMemcpy(comm->sync, &init, sizeof init, cudaMemcpyHostToDevice), res, done);
-  }
   CUDA_TRY(cudaHostAlloc((void **)&comm->host_words, 2 * sizeof(int), cudaHostAllocMapped), res, done);
   comm->host_words[0] = comm->host_words[1] = 0;
   CUDA_TRY(cudaHostGetDevicePointer((void **)&dev_words, comm->host_words, 0), res, done);
@@ -124,8 +129,8 @@ static nvrar_result_t prepare(nvrar_comm_t comm, const nvrar_settings_t *setting
   NVRAR_CHECK(nvrar_find_topology(settings, rank, nranks, &comm->topo));
   comm->local_size = comm->topo.gpus;
   nvrar_load_tuned(comm);
-  nvrar_plan_staging(settings, &comm->topo, nvrar_needs_ring_staging(comm), &comm->capacity, flags_bytes, cells_bytes, stage_bytes,
-               ring_bytes);
+  nvrar_plan_staging(settings, &comm->topo, nvrar_needs_ring_staging(comm), &comm->capacity, flags_bytes, cells_bytes,
+                     stage_bytes, ring_bytes);
   comm->slots_offset = *flags_bytes + *cells_bytes + *stage_bytes + *ring_bytes + 2 * nvrar_signals_bytes(nranks);
   return device_state(comm);
 }
@@ -292,19 +297,13 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   }
   comm->heap_used = used;
   collective_teardown = 0; /* past this point a failure is this rank's alone: tear down locally */
-  cudaError_t synced = cudaSuccess;
-  uint32_t start = test_counter_base(comm);
-  if (start && nranks > 1) { /* the barrier flags where those counters left them (staging is zeroed otherwise) */
-    uint32_t flags[2 * NVRAR_MAX_BLOCKS * NVRAR_MAX_RANKS];
-    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) flags[i] = start;
-    synced = cudaMemcpy(comm->heap, flags, sizeof flags, cudaMemcpyHostToDevice);
-  }
+  cudaError_t synced = start_counters_at_test_base(comm);
   if (synced == cudaSuccess) synced = cudaDeviceSynchronize();
   nvrar_shmem_barrier_all(); /* every rank's staging is zeroed before anyone writes into it; also on error */
   CUDA_TRY(synced, res, fail);
 
   nvrar_set_ring_args(&comm->ring_args, &comm->topo, comm->capacity.region_packs,
-                (char *)comm->heap + flags_bytes + cells_bytes + stage_bytes, ring_bytes);
+                      (char *)comm->heap + flags_bytes + cells_bytes + stage_bytes, ring_bytes);
   comm->capacity.cells_packs = comm->ring_args.cells_packs;
   if (comm->topo.nodes == 1) { /* one-shot, two-shot: one node only */
     int pes[NVRAR_MAX_RANKS];
@@ -486,6 +485,17 @@ unsigned nvrar_comm_free_slots(nvrar_comm_t world) {
  * again (each of its waits needed the peers' writes first), so that part is zeroed here and the slot
  * is clean for the next sub-communicator. After a failure a peer may still write: the slot is retired.
  */
+/* A child's slot back to its world: free again, or retired when the child failed (a peer may still
+ * write into it). */
+static void release_slot(nvrar_comm_t comm, int failed) {
+  nvrar_comm_t world = comm->parent;
+  pthread_mutex_lock(&registry_lock);
+  world->slots_used &= ~(1u << comm->slot);
+  if (failed) world->slots_dead |= 1u << comm->slot;
+  world->children--;
+  pthread_mutex_unlock(&registry_lock);
+}
+
 static nvrar_result_t child_destroy(nvrar_comm_t comm, nvrar_result_t res) {
   nvrar_comm_t world = comm->parent;
   int failed = comm->aborted || comm->host_words[0] != 0 || res != NVRAR_SUCCESS;
@@ -495,11 +505,7 @@ static nvrar_result_t child_destroy(nvrar_comm_t comm, nvrar_result_t res) {
                       cudaGetErrorString(e));
     failed = 1;
   }
-  pthread_mutex_lock(&registry_lock);
-  world->slots_used &= ~(1u << comm->slot);
-  if (failed) world->slots_dead |= 1u << comm->slot;
-  world->children--;
-  pthread_mutex_unlock(&registry_lock);
+  release_slot(comm, failed);
   comm_release_local(comm);
   registry_drop(comm, 1);
   return res;
@@ -552,15 +558,9 @@ nvrar_result_t nvrar_comm_abort_impl(nvrar_comm_t comm) {
    * 0.5 MiB of device memory) until the process exits; NVSHMEM and its heap stay up, as after any
    * failure (a new communicator needs a new process). A sub-communicator's slot is retired.
    */
-  NVRAR_INFO(NVRAR_SUBSYS_INIT, "nvrar_comm_abort: rank %d tore down locally without waiting for the device; its device-side state "
-             "stays allocated and NVSHMEM stays initialised in this process", comm->rank);
-  if (comm->parent) {
-    pthread_mutex_lock(&registry_lock);
-    comm->parent->slots_used &= ~(1u << comm->slot);
-    comm->parent->slots_dead |= 1u << comm->slot;
-    comm->parent->children--;
-    pthread_mutex_unlock(&registry_lock);
-  }
+  NVRAR_INFO(NVRAR_SUBSYS_INIT, "nvrar_comm_abort: rank %d tore down locally without waiting for the device; its "
+             "device-side state stays allocated and NVSHMEM stays initialised in this process", comm->rank);
+  if (comm->parent) release_slot(comm, 1);
   registry_drop(comm, 1);
   return NVRAR_SUCCESS;
 }

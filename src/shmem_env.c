@@ -47,7 +47,7 @@ static int set_one(nvrar_shmem_env_t *undo, const char *name, const char *value)
 }
 
 int nvrar_shmem_env_apply(size_t heap_bytes, nvrar_shmem_env_t *undo) {
-  static char heap_text[32];
+  char heap_text[32]; /* setenv copies it */
   undo->count = 0;
   snprintf(heap_text, sizeof heap_text, "%zu", heap_bytes);
   if (set_one(undo, "NVSHMEM_SYMMETRIC_SIZE", heap_text)) goto fail;

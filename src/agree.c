@@ -12,20 +12,10 @@
 
 #include "agree.h"
 
-static const char *const names[NVRAR_AGREE_WORDS] = {
+static const char *const names[NVRAR_AGREE_SETTINGS] = {
     [NVRAR_AGREE_STATUS] = "status",
     [NVRAR_AGREE_VERSION] = "the nvrar version",
     [NVRAR_AGREE_NRANKS] = "nranks",
-    [NVRAR_AGREE_ALGO] = "NVRAR_ALGO / config.algo",
-    [NVRAR_AGREE_NUM_BLOCKS] = "NVRAR_NUM_BLOCKS / config.num_blocks",
-    [NVRAR_AGREE_THREADS] = "NVRAR_THREADS_PER_BLOCK / config.threads_per_block",
-    [NVRAR_AGREE_ONESHOT_MAX] = "NVRAR_ONESHOT_MAX_BYTES / config.oneshot_max_bytes",
-    [NVRAR_AGREE_TIMEOUT] = "NVRAR_TIMEOUT / config.timeout_seconds",
-    [NVRAR_AGREE_GPUS_PER_NODE] = "NVRAR_GPUS_PER_NODE / config.gpus_per_node",
-    [NVRAR_AGREE_RINGS] = "NVRAR_RINGS / config.rings",
-    [NVRAR_AGREE_CHUNK] = "NVRAR_CHUNK_BYTES / config.chunk_bytes",
-    [NVRAR_AGREE_HIER_LL] = "NVRAR_HIER_LL_BYTES",
-    [NVRAR_AGREE_MEMORY] = "NVRAR_MEMORY_BYTES / config.memory_bytes",
     [NVRAR_AGREE_HEAP] = "NVSHMEM_SYMMETRIC_SIZE",
     [NVRAR_AGREE_STAGING] = "the staging size",
     [NVRAR_AGREE_LAYOUT] = "the node layout (nodes x GPUs per node)",
@@ -59,36 +49,20 @@ void nvrar_agree_fill(nvrar_agree_record_t *rec, nvrar_result_t status, int nran
   w[NVRAR_AGREE_STATUS] = (uint64_t)status;
   w[NVRAR_AGREE_VERSION] = NVRAR_VERSION;
   w[NVRAR_AGREE_NRANKS] = (uint64_t)nranks;
-  w[NVRAR_AGREE_ALGO] = (uint64_t)s->algo;
-  w[NVRAR_AGREE_NUM_BLOCKS] = (uint64_t)s->num_blocks;
-  w[NVRAR_AGREE_THREADS] = (uint64_t)s->threads_per_block;
-  w[NVRAR_AGREE_ONESHOT_MAX] = s->oneshot_max_bytes;
-  memcpy(&w[NVRAR_AGREE_TIMEOUT], &s->timeout_seconds, sizeof(double));
-  w[NVRAR_AGREE_GPUS_PER_NODE] = (uint64_t)s->gpus_per_node;
-  w[NVRAR_AGREE_RINGS] = (uint64_t)s->rings;
-  w[NVRAR_AGREE_CHUNK] = s->chunk_bytes;
-  w[NVRAR_AGREE_HIER_LL] = s->hier_ll_bytes;
-  w[NVRAR_AGREE_MEMORY] = s->memory_bytes;
   w[NVRAR_AGREE_HEAP] = heap_bytes;
   w[NVRAR_AGREE_STAGING] = staging_bytes;
   w[NVRAR_AGREE_LAYOUT] = ((uint64_t)(uint32_t)topo->nodes << 32) | (uint32_t)topo->gpus;
   for (int d = 0; d < NVRAR_NUM_DTYPES; d++) w[NVRAR_AGREE_TUNED + d] = nvrar_tuned_hash(&tuned[d]);
+  for (int i = 0; i < nvrar_settings_count(); i++) w[NVRAR_AGREE_SETTINGS + i] = nvrar_settings_word(s, i);
 }
 
-static void value_text(int word, uint64_t v, char *out, size_t cap) {
-  if (word == NVRAR_AGREE_TIMEOUT) {
-    double t;
-    memcpy(&t, &v, sizeof t);
-    snprintf(out, cap, "%g s", t);
-  } else if (word == NVRAR_AGREE_ALGO) {
-    snprintf(out, cap, "%s", nvrar_algo_name((nvrar_algo_t)v));
-  } else if (word == NVRAR_AGREE_LAYOUT) {
-    snprintf(out, cap, "%u x %u", (unsigned)(v >> 32), (unsigned)(uint32_t)v);
-  } else if (word >= NVRAR_AGREE_TUNED) {
-    snprintf(out, cap, "hash %016llx", (unsigned long long)v);
-  } else {
-    snprintf(out, cap, "%llu", (unsigned long long)v);
-  }
+/* Word w's value v as text, and what the word is, for the message. */
+static const char *describe(int w, uint64_t v, char *out, size_t cap) {
+  if (w >= NVRAR_AGREE_SETTINGS) return nvrar_settings_word_text(w - NVRAR_AGREE_SETTINGS, v, out, cap);
+  if (w == NVRAR_AGREE_LAYOUT) snprintf(out, cap, "%u x %u", (unsigned)(v >> 32), (unsigned)(uint32_t)v);
+  else if (w >= NVRAR_AGREE_TUNED) snprintf(out, cap, "hash %016llx", (unsigned long long)v);
+  else snprintf(out, cap, "%llu", (unsigned long long)v);
+  return names[w];
 }
 
 nvrar_result_t nvrar_agree_check(const nvrar_agree_record_t *all, int nranks, int me) {
@@ -104,11 +78,12 @@ nvrar_result_t nvrar_agree_check(const nvrar_agree_record_t *all, int nranks, in
     for (int w = 1; w < NVRAR_AGREE_WORDS; w++) {
       if (all[r].word[w] == all[0].word[w]) continue;
       char a[48], b[48];
-      value_text(w, all[0].word[w], a, sizeof a);
-      value_text(w, all[r].word[w], b, sizeof b);
+      const char *what = describe(w, all[0].word[w], a, sizeof a);
+      describe(w, all[r].word[w], b, sizeof b);
       return nvrar_error(NVRAR_ERR_INVALID_USAGE,
-                         "nvrar_comm_init: %s is %s on rank 0 but %s on rank %d: every rank must resolve the same "
-                         "settings (check each rank's environment, config and tuned files)", names[w], a, b, r);
+                         "nvrar_comm_init: %s%s is %s on rank 0 but %s on rank %d: every rank must resolve the same "
+                         "settings (check each rank's environment, config and tuned files)", what,
+                         w >= NVRAR_AGREE_SETTINGS ? " (or its config field)" : "", a, b, r);
     }
   }
   return NVRAR_SUCCESS;

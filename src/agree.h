@@ -11,26 +11,18 @@
 #include "internal.h"
 #include "tuned.h"
 
-/* One word per thing that must agree; names in agree.c's table, in this order. */
+/* One word per thing that must agree: these, then every setting of the env registry (config.c,
+ * nvrar_settings_word), so that a setting added there is agreed on without a change here. */
 enum {
   NVRAR_AGREE_STATUS,      /* this rank's preparation: an nvrar_result_t */
   NVRAR_AGREE_VERSION,
   NVRAR_AGREE_NRANKS,
-  NVRAR_AGREE_ALGO,
-  NVRAR_AGREE_NUM_BLOCKS,
-  NVRAR_AGREE_THREADS,
-  NVRAR_AGREE_ONESHOT_MAX,
-  NVRAR_AGREE_TIMEOUT,     /* the double's bits */
-  NVRAR_AGREE_GPUS_PER_NODE,
-  NVRAR_AGREE_RINGS,
-  NVRAR_AGREE_CHUNK,
-  NVRAR_AGREE_HIER_LL,
-  NVRAR_AGREE_MEMORY,
   NVRAR_AGREE_HEAP,        /* NVSHMEM_SYMMETRIC_SIZE in force */
   NVRAR_AGREE_STAGING,     /* bytes of the staging allocation */
   NVRAR_AGREE_LAYOUT,      /* nodes x GPUs per node */
   NVRAR_AGREE_TUNED,       /* + dtype: a hash of the tuned table of each dtype */
-  NVRAR_AGREE_WORDS = NVRAR_AGREE_TUNED + NVRAR_NUM_DTYPES
+  NVRAR_AGREE_SETTINGS = NVRAR_AGREE_TUNED + NVRAR_NUM_DTYPES, /* + i: setting i of the registry */
+  NVRAR_AGREE_WORDS = NVRAR_AGREE_SETTINGS + NVRAR_MAX_SETTINGS
 };
 
 typedef struct nvrar_agree_record {

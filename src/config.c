@@ -172,6 +172,52 @@ nvrar_result_t nvrar_env_read(const char *name, nvrar_env_lookup_fn lookup, void
   return env_read(v, lookup ? lookup : nvrar_process_getenv, out);
 }
 
+enum {
+#define COUNT_SETTING(name, type, def, field, lo, hi, step, desc) +1
+#define SKIP_OTHER(name, type, def, lo, hi, step, desc)
+  NUM_SETTINGS = 0 NVRAR_ENV_TABLE(COUNT_SETTING, SKIP_OTHER)
+#undef COUNT_SETTING
+#undef SKIP_OTHER
+};
+_Static_assert(NUM_SETTINGS <= NVRAR_MAX_SETTINGS, "raise NVRAR_MAX_SETTINGS: the agreement carries every setting");
+
+int nvrar_settings_count(void) { return NUM_SETTINGS; }
+
+static const env_var_t *setting_var(int i) {
+  for (int k = 0, seen = 0; k < NUM_ENV_VARS; k++)
+    if (env_vars[k].field >= 0 && seen++ == i) return &env_vars[k];
+  return NULL;
+}
+
+uint64_t nvrar_settings_word(const nvrar_settings_t *s, int i) {
+  const env_var_t *v = setting_var(i);
+  if (!v) return 0;
+  const char *at = (const char *)s + v->field;
+  uint64_t word = 0;
+  switch (v->type) {
+    case ENV_INT: word = (uint64_t)(int64_t)*(const int *)at; break;
+    case ENV_SIZE: word = *(const size_t *)at; break;
+    case ENV_DOUBLE: memcpy(&word, at, sizeof(double)); break;
+    case ENV_ALGO: word = (uint64_t)*(const nvrar_algo_t *)at; break;
+    case ENV_STRING: break;
+  }
+  return word;
+}
+
+const char *nvrar_settings_word_text(int i, uint64_t word, char *text, size_t cap) {
+  const env_var_t *v = setting_var(i);
+  if (!v) return snprintf(text, cap, "?"), "?";
+  double d;
+  switch (v->type) {
+    case ENV_INT: snprintf(text, cap, "%lld", (long long)(int64_t)word); break;
+    case ENV_SIZE: snprintf(text, cap, "%llu", (unsigned long long)word); break;
+    case ENV_DOUBLE: memcpy(&d, &word, sizeof d); snprintf(text, cap, "%g", d); break;
+    case ENV_ALGO: snprintf(text, cap, "%s", nvrar_algo_name((nvrar_algo_t)word)); break;
+    case ENV_STRING: snprintf(text, cap, "?"); break;
+  }
+  return v->name;
+}
+
 /* Every setting from the environment, or its default. */
 static nvrar_result_t settings_from_env(nvrar_env_lookup_fn lookup, nvrar_settings_t *s) {
   memset(s, 0, sizeof *s);

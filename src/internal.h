@@ -67,6 +67,12 @@ const char *nvrar_env_default(const char *name);
  * default, into *out: int (INT), size_t (SIZE), double (DOUBLE), nvrar_algo_t (ALGO) or const char *
  * (STRING). NVRAR_ERR_INVALID_ARGUMENT names a bad value and what it should look like. */
 nvrar_result_t nvrar_env_read(const char *name, nvrar_env_lookup_fn lookup, void *out);
+/* The settings of the registry (its SETTING rows), for comparing them between ranks: how many,
+ * setting i of s as one word, and such a word as text (returns the variable's name). */
+#define NVRAR_MAX_SETTINGS 16
+int nvrar_settings_count(void);
+uint64_t nvrar_settings_word(const nvrar_settings_t *s, int i);
+const char *nvrar_settings_word_text(int i, uint64_t word, char *text, size_t cap);
 
 /* Defaults, overridden by the environment, overridden by non-default config fields. */
 nvrar_result_t nvrar_settings_resolve(const nvrar_config_t *config, nvrar_env_lookup_fn lookup,

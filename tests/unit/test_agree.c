@@ -52,8 +52,16 @@ int main(void) {
   other.timeout_seconds = 5;
   fill(&all[3], &other, NVRAR_SUCCESS);
   fill(&all[1], &s, NVRAR_SUCCESS);
-  CHECK(nvrar_agree_check(all, 4, 2) == NVRAR_ERR_INVALID_USAGE && says("30 s on rank 0 but 5 s on rank 3"));
+  CHECK(nvrar_agree_check(all, 4, 2) == NVRAR_ERR_INVALID_USAGE && says("NVRAR_TIMEOUT") &&
+        says("is 30 on rank 0 but 5 on rank 3"));
   fill(&all[3], &s, NVRAR_SUCCESS);
+  /* every setting of the registry is compared, also one no check above names */
+  other = s;
+  other.hier_ll_bytes = 4096;
+  fill(&all[1], &other, NVRAR_SUCCESS);
+  CHECK(nvrar_agree_check(all, 4, 0) == NVRAR_ERR_INVALID_USAGE && says("NVRAR_HIER_LL_BYTES"));
+  fill(&all[1], &s, NVRAR_SUCCESS);
+  CHECK(nvrar_settings_count() >= 10);
 
   /* a tuned file on one rank only, or another one: its table's hash differs */
   nvrar_tuned_entry_t e = {65536, NVRAR_ALGO_ONESHOT, 32, 128, 0, 0.0072};

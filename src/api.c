@@ -8,7 +8,9 @@
 #include <cuda_runtime_api.h>
 
 #include "comm.h"
+#include "setup.h"
 #include "shmem.h"
+#include "shmem_env.h"
 
 nvrar_result_t nvrar_get_version(int *version) {
   if (!version) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_get_version: version is NULL");
@@ -32,7 +34,19 @@ nvrar_result_t nvrar_get_unique_id(nvrar_unique_id_t *id) {
   if (nvrar_shmem_uniqueid_bytes() != NVRAR_UNIQUE_ID_BYTES)
     return nvrar_error(NVRAR_ERR_INTERNAL, "NVSHMEM's unique id is %d bytes, expected %d", nvrar_shmem_uniqueid_bytes(),
                        NVRAR_UNIQUE_ID_BYTES);
+  /* NVSHMEM reads its options once per process, at its first nvshmemx_get_uniqueid or init, and keeps
+   * them: on the rank that makes the id that is here, so nvrar's NVSHMEM settings go in now, the same
+   * as every other rank gets at its init (a rank 0 on NVSHMEM's defaults maps its heap in other steps
+   * than its peers, and their init fails or hangs). The heap is sized for the largest world, since
+   * the id does not know its size (it is virtual under CUDA VMM, NVSHMEM's default heap). */
+  nvrar_settings_t s;
+  NVRAR_CHECK(nvrar_settings_resolve(NULL, NULL, &s));
+  size_t slot_bytes = 0;
+  nvrar_shmem_env_t undo;
+  if (nvrar_shmem_env_apply(nvrar_heap_reserve(&s, NVRAR_MAX_RANKS, &slot_bytes), &undo))
+    return nvrar_error(NVRAR_ERR_INTERNAL, "nvrar_get_unique_id: setenv failed while setting NVSHMEM's options");
   int status = nvrar_shmem_get_uniqueid(shmem_id);
+  nvrar_shmem_env_restore(&undo);
   if (status != 0)
     return nvrar_error(NVRAR_ERR_NVSHMEM, "nvrar_get_unique_id: nvshmemx_get_uniqueid failed (status %d)", status);
   for (int i = NVRAR_UNIQUE_ID_BYTES - 8; i < NVRAR_UNIQUE_ID_BYTES; i++)

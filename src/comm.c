@@ -243,6 +243,14 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   CUDA_TRY((cudaError_t)nvrar_shmem_load_module(), res, fail);
   CUDA_TRY(cudaMemGetInfo(&free_module, &total), res, fail);
   NVRAR_INFO(NVRAR_SUBSYS_INIT, "device module load took %zu MiB", (free_before - free_module) >> 20);
+  size_t read_heap = nvrar_shmem_env_read_heap();
+  if (read_heap) {
+    NVRAR_INFO(NVRAR_SUBSYS_INIT, "NVSHMEM keeps the options it read earlier in this process (nvrar_get_unique_id "
+               "or an earlier communicator)");
+    if (read_heap < comm->heap_bytes)
+      NVRAR_WARN("NVSHMEM read a heap of %zu bytes earlier in this process, below the %zu this communicator "
+                 "reserves; with a static heap (CUDA VMM off) its staging may not fit", read_heap, comm->heap_bytes);
+  }
   nvrar_shmem_env_t undo;
   if (nvrar_shmem_env_apply(comm->heap_bytes, &undo)) {
     res = nvrar_error(NVRAR_ERR_INTERNAL, "nvrar_comm_init: setenv failed while setting NVSHMEM's options");

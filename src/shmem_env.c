@@ -5,6 +5,7 @@
  * user's. Measured on H200 with NVSHMEM 3.4.5 (one rank): its init took 2978 MiB with its defaults
  * and 30 MiB with the settings below.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,11 @@ static int set_one(nvrar_shmem_env_t *undo, const char *name, const char *value)
   return 0;
 }
 
+static void unset_all(nvrar_shmem_env_t *undo) {
+  for (int i = 0; i < undo->count; i++) unsetenv(undo->set[i]);
+  undo->count = 0;
+}
+
 int nvrar_shmem_env_apply(size_t heap_bytes, nvrar_shmem_env_t *undo) {
   char heap_text[32]; /* setenv copies it */
   undo->count = 0;
@@ -55,14 +61,23 @@ int nvrar_shmem_env_apply(size_t heap_bytes, nvrar_shmem_env_t *undo) {
     if (set_one(undo, settings[i].name, settings[i].value)) goto fail;
   return 0;
 fail:
-  nvrar_shmem_env_restore(undo);
+  unset_all(undo);
   return -1;
 }
 
+static size_t read_heap;
+
 void nvrar_shmem_env_restore(nvrar_shmem_env_t *undo) {
-  for (int i = 0; i < undo->count; i++) unsetenv(undo->set[i]);
-  undo->count = 0;
+  if (!read_heap) {
+    const char *heap = nvrar_process_getenv("NVSHMEM_SYMMETRIC_SIZE");
+    size_t bytes = SIZE_MAX;
+    if (heap && nvrar_parse_size(heap, &bytes)) bytes = SIZE_MAX;
+    read_heap = bytes ? bytes : SIZE_MAX;
+  }
+  unset_all(undo);
 }
+
+size_t nvrar_shmem_env_read_heap(void) { return read_heap; }
 
 void nvrar_shmem_env_print_table(void *file) {
   FILE *f = (FILE *)file;

@@ -22,6 +22,7 @@ int main(void) {
 
   /* Nothing set by the user: nvrar sets all, then takes every one back. */
   nvrar_shmem_env_t undo;
+  CHECK(nvrar_shmem_env_read_heap() == 0);
   CHECK(nvrar_shmem_env_apply(48u << 20, &undo) == 0);
   CHECK(undo.count == n + 1);
   CHECK(is("NVSHMEM_SYMMETRIC_SIZE", "50331648"));
@@ -33,6 +34,8 @@ int main(void) {
   CHECK(undo.count == 0);
   CHECK(is("NVSHMEM_SYMMETRIC_SIZE", NULL));
   for (int i = 0; i < n; i++) CHECK(is(s[i].name, NULL));
+  /* NVSHMEM read its options at that first use (rank 0's nvshmemx_get_uniqueid) and keeps them. */
+  CHECK(nvrar_shmem_env_read_heap() == (size_t)48 << 20);
 
   /* The user's values win and stay after the restore; a second communicator with another heap size
    * gets its own size, not the first one's. */
@@ -50,6 +53,7 @@ int main(void) {
   CHECK(nvrar_shmem_env_apply(2u << 20, &undo) == 0);
   CHECK(is("NVSHMEM_SYMMETRIC_SIZE", "2097152"));
   nvrar_shmem_env_restore(&undo);
+  CHECK(nvrar_shmem_env_read_heap() == (size_t)48 << 20); /* what NVSHMEM read first, not the latest */
 
   /* Every setting says why nvrar needs none of what it turns off (the docs table is made from it). */
   for (int i = 0; i < n; i++) CHECK(s[i].why && strlen(s[i].why) > 20 && !strncmp(s[i].name, "NVSHMEM_", 8));

@@ -135,7 +135,9 @@ NVRAR_API nvrar_result_t nvrar_get_unique_id(nvrar_unique_id_t *id);
  * itself unless NVSHMEM_SYMMETRIC_SIZE is set. One communicator per process at a time (NVSHMEM
  * has one world per process): a second init before destroy gives NVRAR_ERR_UNSUPPORTED, and so does
  * an NVSHMEM that another library already started in the process. config may be NULL for all
- * defaults. Blocks until all ranks have joined.
+ * defaults. Blocks until all ranks have joined, at most NVRAR_INIT_TIMEOUT seconds (default 600):
+ * past that it fails with NVRAR_ERR_TIMEOUT, and since NVSHMEM's bootstrap cannot be called off, the
+ * process cannot create another communicator (NVRAR_ERR_UNSUPPORTED).
  * Every rank must resolve the same settings (config and NVRAR_* environment, the device aside) and
  * the same tuned tables: the ranks compare them before any staging exists, and a difference fails
  * init on every rank with NVRAR_ERR_INVALID_USAGE naming the setting and both values. A rank that

@@ -18,6 +18,7 @@
 #include "setup.h"
 #include "shmem.h"
 #include "shmem_env.h"
+#include "shmem_start.h"
 
 #define CUDA_TRY(call, res, label)                                                                  \
   do {                                                                                              \
@@ -38,6 +39,7 @@ enum { MAX_LIVE = 1 + NVRAR_SUB_SLOTS };
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static nvrar_comm_t live[MAX_LIVE];
 static int shmem_initialized; /* NVSHMEM is up in this process (also after an abort) */
+static int init_abandoned;    /* an init timed out in NVSHMEM's bootstrap, which still waits */
 
 int nvrar_comm_is_live(nvrar_comm_t comm) {
   int found = 0;
@@ -190,6 +192,12 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   nvrar_result_t res = NVRAR_SUCCESS;
   double t0 = now_seconds();
   pthread_mutex_lock(&registry_lock);
+  if (init_abandoned) {
+    pthread_mutex_unlock(&registry_lock);
+    return nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_comm_init: an earlier init in this process timed out in NVSHMEM's "
+                                              "bootstrap, which cannot be called off; a new communicator needs a new "
+                                              "process");
+  }
   if (shmem_initialized) {
     int world_live = 0;
     for (int i = 0; i < MAX_LIVE; i++) world_live |= live[i] != NULL;
@@ -263,8 +271,17 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
                comm->heap_bytes);
     comm->heap_bytes = parsed;
   }
-  int status = nvrar_shmem_init(rank, nranks, shmem_id);
-  nvrar_shmem_env_restore(&undo); /* read by NVSHMEM's init; what is left in the environment is the user's */
+  double init_timeout = 0;
+  res = nvrar_env_read("NVRAR_INIT_TIMEOUT", NULL, &init_timeout);
+  int status = 0, abandoned = 0;
+  if (res == NVRAR_SUCCESS) res = nvrar_shmem_start(rank, nranks, shmem_id, device, init_timeout, &status, &abandoned);
+  nvrar_shmem_env_restore(&undo); /* read first thing by NVSHMEM's init; what is left is the user's */
+  if (abandoned) {
+    pthread_mutex_lock(&registry_lock);
+    init_abandoned = 1;
+    pthread_mutex_unlock(&registry_lock);
+  }
+  if (res != NVRAR_SUCCESS) goto fail;
   if (status != 0) {
     res = nvrar_error(NVRAR_ERR_NVSHMEM, "nvrar_comm_init: NVSHMEM init with a unique id failed (status %d) on rank %d of %d",
                       status, rank, nranks);

@@ -34,6 +34,8 @@
           "GPU memory per rank for nvrar, NVSHMEM heap included")                                                     \
   SETTING(NVRAR_TIMEOUT, DOUBLE, "30", timeout_seconds, 0, 0, 1,                                                      \
           "Seconds a kernel waits for a peer before NVRAR_ERR_TIMEOUT")                                               \
+  OTHER(NVRAR_INIT_TIMEOUT, DOUBLE, "600", 0, 0, 1,                                                                 \
+        "Seconds nvrar_comm_init waits in NVSHMEM's bootstrap for every rank to arrive, then NVRAR_ERR_TIMEOUT")     \
   OTHER(NVRAR_CACHE_DIR, STRING, "", 0, 0, 1,                                                                         \
         "Directory of tuned files tuning_{N}gpu_{dtype}.json; unset: $XDG_CACHE_HOME/nvrar or ~/.cache/nvrar "        \
         "(docs/tuning.md)")                                                                                           \

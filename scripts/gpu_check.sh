@@ -99,6 +99,13 @@ if [ "$mode" = shared ]; then
     printf '%d ranks: %s\n' "$n" "$(grep -hE 'MiB per rank|device memory taken by init' "$LOGS/memory.n$n.log" | head -1)" |
       tee -a "$summary"
   done
+  # where the device module's memory goes: the stack limit after its load, lazy and eager loading
+  for loading in LAZY EAGER; do
+    CUDA_MODULE_LOADING=$loading NVRAR_TEST_MAX_BYTES=4096 NVRAR_TEST_QUICK=1 NVRAR_DEBUG=INFO timeout 120 \
+      "$bin/test_allreduce" -g 1 > "$LOGS/memory.$loading.log" 2>&1
+    printf '1 rank, %s: %s; %s\n' "$loading" "$(grep -ohE 'device module load took.*' "$LOGS/memory.$loading.log" | head -1)" \
+      "$(grep -ohE 'NVSHMEM init took [0-9]+ MiB' "$LOGS/memory.$loading.log" | head -1)" | tee -a "$summary"
+  done
   finish
 fi
 

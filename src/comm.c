@@ -250,7 +250,13 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   size_t free_module = 0;
   CUDA_TRY((cudaError_t)nvrar_shmem_load_module(), res, fail);
   CUDA_TRY(cudaMemGetInfo(&free_module, &total), res, fail);
-  NVRAR_INFO(NVRAR_SUBSYS_INIT, "device module load took %zu MiB", (free_before - free_module) >> 20);
+  /* The stack limit after the load tells how much of it is local memory (the limit x every thread the
+   * GPU holds); docs/design.md, "Device memory". */
+  size_t stack_limit = 0;
+  if (cudaDeviceGetLimit(&stack_limit, cudaLimitStackSize) != cudaSuccess) (void)cudaGetLastError();
+  NVRAR_INFO(NVRAR_SUBSYS_INIT, "device module load took %zu MiB (stack limit %zu B per thread, module loading %s)",
+             (free_before - free_module) >> 20, stack_limit,
+             nvrar_process_getenv("CUDA_MODULE_LOADING") ? nvrar_process_getenv("CUDA_MODULE_LOADING") : "default");
   size_t read_heap = nvrar_shmem_env_read_heap();
   if (read_heap) {
     NVRAR_INFO(NVRAR_SUBSYS_INIT, "NVSHMEM keeps the options it read earlier in this process (nvrar_get_unique_id "

@@ -67,7 +67,21 @@ typedef struct options {
   const char *json;
 } options_t;
 
+/* "auto, oneshot, ..." from the library's table of algorithms. */
+static const char *algo_names(char *out, size_t cap) {
+  size_t used = 0;
+  out[0] = 0;
+  const char *name = NULL;
+  for (int a = 0; a < NVRAR_NUM_ALGOS && nvrar_algo_info((nvrar_algo_t)a, &name, NULL) == NVRAR_SUCCESS; a++) {
+    int n = snprintf(out + used, cap - used, "%s%s", a ? ", " : "", name);
+    if (n < 0 || (size_t)n >= cap - used) break;
+    used += (size_t)n;
+  }
+  return out;
+}
+
 static void usage(FILE *f) {
+  char names[160];
   fprintf(f,
           "usage: nvrar_perf [options]\n"
           "  -b, --minbytes SIZE      smallest message (default 1K)\n"
@@ -83,15 +97,15 @@ static void usage(FILE *f) {
           "  -G, --cudagraph G        capture the n calls in a CUDA graph, replay it G times (default 0: eager)\n"
           "  -g, --ngpus N            start N processes, one per GPU (default: from torchrun/mpirun, else 1)\n"
           "  -a, --average 0|1|2|3    time of a row over ranks: 0 rank 0, 1 mean, 2 min, 3 max (default 1)\n"
-          "  -A, --algo A             auto, oneshot, twoshot, ring, simple-ring, hier-rd, hier-rhd (default auto;\n"
-          "                           NVRAR_ALGO also works)\n"
+          "  -A, --algo A             %s\n"
+          "                           (default auto; NVRAR_ALGO also works)\n"
           "      --compare nccl       time NCCL on the same buffers in the same run\n"
           "      --time-sliced        with NVRAR_SHARE_GPUS=1 and more ranks than GPUs: print the times anyway,\n"
           "                           every row labelled time-sliced (they are not performance)\n"
           "  -J, --output_file F      also write the rows as JSON to F\n"
           "      --env                print nvrar's environment variables and exit\n"
           "      --model              print the cost model's predictions across nodes and exit (no GPU needed)\n"
-          "  -h, --help\n");
+          "  -h, --help\n", algo_names(names, sizeof names));
 }
 
 static size_t parse_size_or_die(const char *text, const char *flag) {
@@ -192,9 +206,9 @@ static void parse_options(int argc, char **argv, options_t *o) {
         }
         break;
       case 'A':
-        if (nvrar_parse_algo(optarg, &o->algo)) {
-          fprintf(stderr, "nvrar_perf: -A %s: expected auto, oneshot, twoshot, ring, simple-ring, hier-rd or hier-rhd\n",
-                  optarg);
+        if (nvrar_algo_from_name(optarg, &o->algo) != NVRAR_SUCCESS) {
+          char names[160];
+          fprintf(stderr, "nvrar_perf: -A %s: expected one of %s\n", optarg, algo_names(names, sizeof names));
           exit(2);
         }
         break;

@@ -269,6 +269,17 @@ NVRAR_API nvrar_result_t nvrar_exchange(nvrar_comm_t comm, const void *sendbuf, 
 NVRAR_API size_t nvrar_dtype_size(nvrar_dtype_t dtype);
 
 /*
+ * The algorithms of this library, for tools and bindings (one table inside the library). For algo
+ * from NVRAR_ALGO_AUTO to NVRAR_NUM_ALGOS - 1: *name, its NVRAR_ALGO name (a static string: "auto",
+ * "oneshot", ...), and *multinode, 1 if it runs across nodes (put-with-signal), 0 if only within one
+ * node (and for AUTO). Either pointer may be NULL. NVRAR_ERR_INVALID_ARGUMENT for other values.
+ */
+NVRAR_API nvrar_result_t nvrar_algo_info(nvrar_algo_t algo, const char **name, int *multinode);
+/* The algorithm named name (as NVRAR_ALGO takes it: case-insensitive, '_' for '-', one-shot/two-shot
+ * too) into *algo; NVRAR_ERR_INVALID_ARGUMENT, *algo untouched, for any other text. */
+NVRAR_API nvrar_result_t nvrar_algo_from_name(const char *name, nvrar_algo_t *algo);
+
+/*
  * Tuned parameters: JSON files the tuner writes (docs/tuning.md), one per (world size, dtype):
  *   {"65536": {"algorithm": "oneshot", "num_blocks": 32, "threads_per_block": 128,
  *              "chunk_bytes": 0, "avg_time_ms": 0.0072}, "1048576": {...}}

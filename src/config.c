@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "algo/table.h"
 #include "env_table.h"
 #include "internal.h"
 #include "shmem_env.h"
@@ -39,24 +40,67 @@ int nvrar_parse_size(const char *text, size_t *out) {
   return 0;
 }
 
-static const char *algo_names[NVRAR_NUM_ALGOS] = {"auto", "oneshot", "twoshot", "ring", "simple-ring", "hier-rd",
-                                                   "hier-rhd"};
+static const nvrar_algo_desc_t algo_rows[] = {
+#define ROW(id, name, alias, multinode, units, rings, cells, args, launch) \
+  {NVRAR_ALGO_##id, name, alias, multinode, NVRAR_UNITS_##units, rings, cells},
+    NVRAR_ALGO_TABLE(ROW)
+#undef ROW
+};
+enum { NUM_ROWS = sizeof algo_rows / sizeof algo_rows[0] };
+_Static_assert(NUM_ROWS + 1 == NVRAR_NUM_ALGOS, "every nvrar_algo_t but AUTO has one row in src/algo/table.h");
+
+const nvrar_algo_desc_t *nvrar_algo_desc(int algo) {
+  for (int i = 0; i < NUM_ROWS; i++)
+    if (algo_rows[i].id == algo) return &algo_rows[i];
+  return NULL;
+}
 
 const char *nvrar_algo_name(nvrar_algo_t algo) {
-  return (unsigned)algo < NVRAR_NUM_ALGOS ? algo_names[algo] : "unknown";
+  const nvrar_algo_desc_t *d = nvrar_algo_desc(algo);
+  return algo == NVRAR_ALGO_AUTO ? "auto" : d ? d->name : "unknown";
+}
+
+/* Case-insensitive, '_' taken for '-': hier_rd is hier-rd. */
+static int same_name(const char *text, const char *name) {
+  if (!name) return 0;
+  for (; *text && *name; text++, name++) {
+    char a = *text == '_' ? '-' : (char)tolower((unsigned char)*text);
+    if (a != *name) return 0;
+  }
+  return !*text && !*name;
 }
 
 int nvrar_parse_algo(const char *text, nvrar_algo_t *out) {
   if (!text) return -1;
-  for (int i = 0; i < NVRAR_NUM_ALGOS; i++) {
-    if (!strcasecmp(text, algo_names[i])) {
-      *out = (nvrar_algo_t)i;
+  if (same_name(text, "auto")) {
+    *out = NVRAR_ALGO_AUTO;
+    return 0;
+  }
+  for (int i = 0; i < NUM_ROWS; i++) {
+    if (same_name(text, algo_rows[i].name) || same_name(text, algo_rows[i].alias)) {
+      *out = (nvrar_algo_t)algo_rows[i].id;
       return 0;
     }
   }
-  if (!strcasecmp(text, "one-shot") || !strcasecmp(text, "one_shot")) { *out = NVRAR_ALGO_ONESHOT; return 0; }
-  if (!strcasecmp(text, "two-shot") || !strcasecmp(text, "two_shot")) { *out = NVRAR_ALGO_TWOSHOT; return 0; }
   return -1;
+}
+
+nvrar_result_t nvrar_algo_info(nvrar_algo_t algo, const char **name, int *multinode) {
+  const nvrar_algo_desc_t *d = nvrar_algo_desc(algo);
+  if (!d && algo != NVRAR_ALGO_AUTO)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_algo_info: %d is no algorithm (0-%d)", (int)algo,
+                       NVRAR_NUM_ALGOS - 1);
+  if (name) *name = nvrar_algo_name(algo);
+  if (multinode) *multinode = d ? d->multinode : 0;
+  return NVRAR_SUCCESS;
+}
+
+nvrar_result_t nvrar_algo_from_name(const char *name, nvrar_algo_t *algo) {
+  if (!algo) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_algo_from_name: algo is NULL");
+  if (nvrar_parse_algo(name, algo))
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_algo_from_name: \"%s\" is no algorithm",
+                       name ? name : "(null)");
+  return NVRAR_SUCCESS;
 }
 
 const char *nvrar_dtype_name(nvrar_dtype_t dtype) {

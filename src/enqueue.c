@@ -4,6 +4,7 @@
  */
 #include <cuda_runtime_api.h>
 
+#include "algo/table.h"
 #include "comm.h"
 
 nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *recvbuf, size_t count, size_t bytes,
@@ -28,9 +29,15 @@ nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *
   }
   nvrar_plan_t plan;
   NVRAR_CHECK(nvrar_plan_tuned(&comm->settings, &comm->capacity, &comm->topo, &comm->tuned[dtype], bytes, &plan));
-  nvrar_kernel_args_t args = plan.algo == NVRAR_ALGO_ONESHOT   ? comm->oneshot_args
-                             : plan.algo == NVRAR_ALGO_TWOSHOT ? comm->twoshot_args
-                                                               : comm->ring_args;
+  nvrar_kernel_args_t args;
+  nvrar_launch_fn launch = NULL;
+  switch (plan.algo) { /* the argument template and launcher of the algorithm's row (src/algo/table.h) */
+#define ROW(id, name, alias, multinode, units, rings, cells, template, launcher) \
+  case NVRAR_ALGO_##id: args = comm->template; launch = launcher; break;
+    NVRAR_ALGO_TABLE(ROW)
+#undef ROW
+    default: return nvrar_error(NVRAR_ERR_INTERNAL, "nvrar_all_reduce: the planner chose algorithm %d", (int)plan.algo);
+  }
   args.send = sendbuf;
   args.recv = recvbuf;
   args.count = count;
@@ -39,10 +46,7 @@ nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *
   args.rings = plan.rings;
   args.chunk_packs = plan.chunk_packs;
   args.ll_packs = plan.ll_packs;
-  int err = plan.algo == NVRAR_ALGO_ONESHOT   ? nvrar_launch_oneshot(&args, dtype, op, plan.blocks, plan.threads, stream)
-            : plan.algo == NVRAR_ALGO_TWOSHOT ? nvrar_launch_twoshot(&args, dtype, op, plan.blocks, plan.threads, stream)
-                                              : nvrar_launch_ring_family(&args, plan.algo, dtype, op, plan.blocks,
-                                                                         plan.threads, stream);
+  int err = launch(&args, dtype, op, plan.blocks, plan.threads, stream);
   if (err != 0)
     return nvrar_error(NVRAR_ERR_CUDA, "nvrar_all_reduce: %s kernel launch (%d blocks x %d threads) failed: %s",
                        nvrar_algo_name(plan.algo), plan.blocks, plan.threads, cudaGetErrorString((cudaError_t)err));

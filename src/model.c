@@ -128,15 +128,22 @@ double nvrar_model_us(int row, int nodes, int gpus, double bytes, nvrar_network_
   }
 }
 
-/* Ties go to the ring (first): it pipelines over rounds, which the model only counts. */
+/* Over the table's multinode rows; ties go to the ring: it pipelines over rounds, which the model
+ * only counts. */
 nvrar_algo_t nvrar_model_pick(int nodes, int gpus, double bytes, nvrar_network_t net) {
   nvrar_algo_t best = NVRAR_ALGO_RING;
   double best_us = nvrar_model_us(best, nodes, gpus, bytes, net);
-  for (int a = NVRAR_ALGO_RING + 1; a < NVRAR_NUM_ALGOS; a++) {
+  for (int a = 0; a < NVRAR_NUM_ALGOS; a++) {
+    if (!nvrar_algo_multinode((nvrar_algo_t)a)) continue;
     double t = nvrar_model_us(a, nodes, gpus, bytes, net);
     if (t >= 0 && t < best_us) best = (nvrar_algo_t)a, best_us = t;
   }
   return best;
+}
+
+/* The printed rows: the multinode algorithms, then NCCL's two. */
+static int is_printed_row(int row) {
+  return row >= NVRAR_NUM_ALGOS ? row < NVRAR_MODEL_ROWS : nvrar_algo_multinode((nvrar_algo_t)row);
 }
 
 static const char *row_name(int row) {
@@ -147,13 +154,15 @@ static const char *row_name(int row) {
 
 static void print_row(FILE *f, int nodes, int gpus, double bytes, nvrar_network_t net) {
   fprintf(f, "%6d %4d %9.0f", nodes, gpus, bytes);
-  for (int r = NVRAR_ALGO_RING; r < NVRAR_MODEL_ROWS; r++) fprintf(f, " %11.1f", nvrar_model_us(r, nodes, gpus, bytes, net));
+  for (int r = 0; r < NVRAR_MODEL_ROWS; r++)
+    if (is_printed_row(r)) fprintf(f, " %11.1f", nvrar_model_us(r, nodes, gpus, bytes, net));
   fprintf(f, "  %-11s\n", nvrar_algo_name(nvrar_model_pick(nodes, gpus, bytes, net)));
 }
 
 static void print_head(FILE *f) {
   fprintf(f, "%6s %4s %9s", "nodes", "gpus", "bytes");
-  for (int r = NVRAR_ALGO_RING; r < NVRAR_MODEL_ROWS; r++) fprintf(f, " %11s", row_name(r));
+  for (int r = 0; r < NVRAR_MODEL_ROWS; r++)
+    if (is_printed_row(r)) fprintf(f, " %11s", row_name(r));
   fprintf(f, "  %-11s\n", "pick");
 }
 

@@ -6,6 +6,7 @@
 
 #include "algo/chunk.h"
 #include "algo/recursive.h"
+#include "algo/table.h"
 #include "internal.h"
 #include "tuned.h"
 
@@ -44,7 +45,10 @@ static int clamp_blocks(uint64_t want) {
   return want > NVRAR_MAX_BLOCKS ? NVRAR_MAX_BLOCKS : (int)want;
 }
 
-int nvrar_algo_multinode(nvrar_algo_t algo) { return algo >= NVRAR_ALGO_RING && algo < NVRAR_NUM_ALGOS; }
+int nvrar_algo_multinode(nvrar_algo_t algo) {
+  const nvrar_algo_desc_t *d = nvrar_algo_desc(algo);
+  return d && d->multinode;
+}
 
 /*
  * Ring family launch shape: a block per UNIT_PACKS packs (4 KiB) of each of its units (ring: n
@@ -58,14 +62,15 @@ enum { UNIT_PACKS = 256, RING_BLOCKS = NVRAR_MAX_RING_BLOCKS };
 
 static void plan_ring_family(const nvrar_settings_t *settings, const nvrar_capacity_t *capacity,
                              const nvrar_topo_t *topo, uint64_t packs, nvrar_plan_t *plan) {
-  int units = plan->algo == NVRAR_ALGO_RING ? topo->nranks : plan->algo == NVRAR_ALGO_SIMPLE_RING ? 1 : topo->gpus;
+  const nvrar_algo_desc_t *d = nvrar_algo_desc(plan->algo);
+  int units = d->units == NVRAR_UNITS_RANKS ? topo->nranks : d->units == NVRAR_UNITS_GPUS ? topo->gpus : 1;
   int blocks = clamp_blocks(nvrar_div_up(packs, (uint64_t)units * UNIT_PACKS));
   if (blocks > RING_BLOCKS) blocks = RING_BLOCKS;
   int rings = settings->rings ? settings->rings : topo->nodes > 1 ? topo->gpus : 1;
   if (rings > NVRAR_MAX_RINGS) rings = NVRAR_MAX_RINGS;
   if (settings->num_blocks) blocks = settings->num_blocks;
   if (blocks > NVRAR_MAX_RING_BLOCKS) blocks = NVRAR_MAX_RING_BLOCKS;
-  if (blocks < rings && plan->algo != NVRAR_ALGO_HIER_RD && plan->algo != NVRAR_ALGO_HIER_RHD) blocks = rings;
+  if (blocks < rings && d->rings) blocks = rings;
   uint64_t unit = nvrar_div_up(packs, (uint64_t)blocks * units);
   plan->blocks = blocks;
   plan->threads = settings->threads_per_block ? settings->threads_per_block : unit >= 512 ? LARGE_THREADS : 256;
@@ -74,7 +79,7 @@ static void plan_ring_family(const nvrar_settings_t *settings, const nvrar_capac
   /* hier-rd between nodes: flag-in-data cells up to NVRAR_HIER_LL_BYTES, blocks enough that a
    * block's shard fits a cell area (the kernel still signals when it does not, e.g. under a forced
    * small grid); ll_packs is what an area holds, the same for every call of this communicator */
-  if (plan->algo == NVRAR_ALGO_HIER_RD && topo->nodes > 1 && capacity->cells_packs &&
+  if (d->cells && topo->nodes > 1 && capacity->cells_packs &&
       packs * NVRAR_PACK_BYTES <= settings->hier_ll_bytes) {
     plan->ll_packs = capacity->cells_packs / (2 * (uint64_t)nvrar_hier_cell_areas(topo->nodes));
     if (!settings->num_blocks)

@@ -141,6 +141,7 @@ def _declare(lib):
         "nvrar_all_reduce": (r, [c_void_p, c_void_p, c_void_p, c_size_t, c_int, c_int, c_void_p]),
         "nvrar_exchange": (r, [c_void_p, c_void_p, c_void_p, c_size_t, c_int, c_void_p]),
         "nvrar_dtype_size": (c_size_t, [c_int]),
+        "nvrar_algo_info": (r, [c_int, ctypes.POINTER(c_char_p), ctypes.POINTER(c_int)]),
         "nvrar_tuned_file": (r, [c_int, c_int, c_char_p, c_size_t]),
         "nvrar_tuned_read": (r, [c_char_p, ctypes.POINTER(TunedEntry), c_int, ctypes.POINTER(c_int)]),
         "nvrar_comm_set_tuned": (r, [c_void_p, c_int, ctypes.POINTER(TunedEntry), c_int]),
@@ -149,6 +150,23 @@ def _declare(lib):
         fn = getattr(lib, name)
         fn.restype = restype
         fn.argtypes = argtypes
+
+
+NUM_ALGOS = 7  # NVRAR_NUM_ALGOS of the header this binding was written for
+
+
+def algorithms():
+    """[(name, multinode)] in nvrar_algo_t order, from the library's own table (nvrar_algo_info);
+    [] when libnvrar.so could not be loaded (REASON says why)."""
+    if LIB is None:
+        return []
+    out = []
+    for code in range(NUM_ALGOS):
+        name, multinode = c_char_p(), c_int(0)
+        if LIB.nvrar_algo_info(code, ctypes.byref(name), ctypes.byref(multinode)) != 0:
+            break
+        out.append((name.value.decode(), bool(multinode.value)))
+    return out
 
 
 _load()

@@ -11,7 +11,7 @@ from . import _native
 from .config_paths import dtype_name, tuned_file
 from .sizes import parse_size
 
-ALGO_NAMES = ["auto", "oneshot", "twoshot", "ring", "simple-ring", "hier-rd", "hier-rhd"]  # nvrar_algo_t order
+ALGO_NAMES = [name for name, _ in _native.algorithms()]  # nvrar_algo_t order, from the library's table
 MAX_ENTRIES = 64  # NVRAR_MAX_TUNED_ENTRIES
 FIELDS = ("algorithm", "num_blocks", "threads_per_block", "chunk_bytes", "avg_time_ms")
 

@@ -22,10 +22,12 @@ import sys
 
 from .sizes import parse_size
 
-from .params import ALGO_NAMES
+from . import _native
 
-ONE_NODE_ALGOS = ALGO_NAMES[1:3]   # oneshot, twoshot: within one node
-MULTI_NODE_ALGOS = ALGO_NAMES[3:]  # the put-with-signal family
+# From the library's table of algorithms: within one node (NVLink pointers), or any layout
+# (the put-with-signal family)
+ONE_NODE_ALGOS = [name for name, multinode in _native.algorithms()[1:] if not multinode]
+MULTI_NODE_ALGOS = [name for name, multinode in _native.algorithms() if multinode]
 RING_FAMILY = set(MULTI_NODE_ALGOS)
 
 

@@ -207,15 +207,27 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) hier_kernel(nvrar_kernel_ar
   }
 }
 
-int launch_hier(const nvrar_kernel_args_t *args, bool halving, int dtype, int op, int blocks, int threads,
-                cudaStream_t stream) {
-  if (args->gpus < 1 || args->gpus > NVRAR_MAX_RANKS || args->gpus > threads) return (int)cudaErrorInvalidValue;
+static int launch_hier(const nvrar_kernel_args_t *args, bool halving, int dtype, int op, int blocks, int threads,
+                       void *stream) {
+  if (!ring_family_shape_ok(args, blocks) || args->gpus < 1 || args->gpus > NVRAR_MAX_RANKS || args->gpus > threads)
+    return (int)cudaErrorInvalidValue;
+  cudaStream_t s = (cudaStream_t)stream;
   NVRAR_SWITCH_DTYPE(dtype, T,
     NVRAR_SWITCH_OP(op, OP,
-      if (halving) hier_kernel<T, OP, true><<<blocks, threads, 0, stream>>>(*args);
-      else hier_kernel<T, OP, false><<<blocks, threads, 0, stream>>>(*args);
+      if (halving) hier_kernel<T, OP, true><<<blocks, threads, 0, s>>>(*args);
+      else hier_kernel<T, OP, false><<<blocks, threads, 0, s>>>(*args);
       return (int)cudaGetLastError()));
   return (int)cudaErrorInvalidValue;
 }
 
 }  // namespace nvrar
+
+extern "C" int nvrar_launch_hier_rd(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads,
+                                    void *stream) {
+  return nvrar::launch_hier(args, false, dtype, op, blocks, threads, stream);
+}
+
+extern "C" int nvrar_launch_hier_rhd(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads,
+                                     void *stream) {
+  return nvrar::launch_hier(args, true, dtype, op, blocks, threads, stream);
+}

@@ -177,19 +177,23 @@ static int launch_ring(const nvrar_kernel_args_t *args, bool simple, int blocks,
   return (int)cudaGetLastError();
 }
 
-}  // namespace nvrar
-
-extern "C" int nvrar_launch_ring_family(const nvrar_kernel_args_t *args, int algo, int dtype, int op, int blocks,
-                                        int threads, void *stream) {
-  using namespace nvrar;
-  if (blocks < 1 || blocks > NVRAR_MAX_RING_BLOCKS || args->rings < 1 || args->rings > NVRAR_MAX_RINGS)
-    return (int)cudaErrorInvalidValue;
-  cudaStream_t s = (cudaStream_t)stream;
-  if (algo == NVRAR_ALGO_HIER_RD || algo == NVRAR_ALGO_HIER_RHD)
-    return launch_hier(args, algo == NVRAR_ALGO_HIER_RHD, dtype, op, blocks, threads, s);
-  if (algo != NVRAR_ALGO_RING && algo != NVRAR_ALGO_SIMPLE_RING) return (int)cudaErrorInvalidValue;
+static int launch_either(const nvrar_kernel_args_t *args, bool simple, int dtype, int op, int blocks, int threads,
+                         void *stream) {
+  if (!ring_family_shape_ok(args, blocks)) return (int)cudaErrorInvalidValue;
   NVRAR_SWITCH_DTYPE(dtype, T,
     NVRAR_SWITCH_OP(op, OP,
-      return launch_ring<T, OP>(args, algo == NVRAR_ALGO_SIMPLE_RING, blocks, threads, s)));
+      return launch_ring<T, OP>(args, simple, blocks, threads, (cudaStream_t)stream)));
   return (int)cudaErrorInvalidValue;
+}
+
+}  // namespace nvrar
+
+extern "C" int nvrar_launch_ring(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads,
+                                 void *stream) {
+  return nvrar::launch_either(args, false, dtype, op, blocks, threads, stream);
+}
+
+extern "C" int nvrar_launch_simple_ring(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads,
+                                        void *stream) {
+  return nvrar::launch_either(args, true, dtype, op, blocks, threads, stream);
 }

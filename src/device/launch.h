@@ -60,12 +60,15 @@ typedef struct nvrar_kernel_args {
   uint64_t *xsignals;      /* symmetric: the same for nvrar_exchange */
 } nvrar_kernel_args_t;
 
-/* Launchers: 0 on success, else the cudaError_t of the launch. dtype/op are nvrar_dtype_t/nvrar_op_t. */
+/* Launchers, one per row of src/algo/table.h: 0 on success, else the cudaError_t of the launch. dtype/op
+ * are nvrar_dtype_t/nvrar_op_t. */
+typedef int (*nvrar_launch_fn)(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
 int nvrar_launch_oneshot(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
 int nvrar_launch_twoshot(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
-/* algo is NVRAR_ALGO_RING, _SIMPLE_RING, _HIER_RD or _HIER_RHD. */
-int nvrar_launch_ring_family(const nvrar_kernel_args_t *args, int algo, int dtype, int op, int blocks, int threads,
-                             void *stream);
+int nvrar_launch_ring(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
+int nvrar_launch_simple_ring(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
+int nvrar_launch_hier_rd(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
+int nvrar_launch_hier_rhd(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
 /* args->send/recv/packs/peer describe the exchange. */
 int nvrar_launch_exchange(const nvrar_kernel_args_t *args, int blocks, int threads, void *stream);
 

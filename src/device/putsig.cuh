@@ -262,9 +262,10 @@ __device__ __forceinline__ void fold_into(uint4 *acc, const void *x, bool x_user
   }
 }
 
-/* Launcher of the hierarchical kernels (ar_hier.cu), called by the ring-family dispatcher. */
-int launch_hier(const nvrar_kernel_args_t *args, bool halving, int dtype, int op, int blocks, int threads,
-                cudaStream_t stream);
+/* The grid and rings every put-with-signal kernel can take (its signal and staging arrays). */
+static inline bool ring_family_shape_ok(const nvrar_kernel_args_t *args, int blocks) {
+  return blocks >= 1 && blocks <= NVRAR_MAX_RING_BLOCKS && args->rings >= 1 && args->rings <= NVRAR_MAX_RINGS;
+}
 
 }  // namespace nvrar
 

@@ -20,6 +20,26 @@ int main(void) {
   int version = 0;
   CHECK(nvrar_get_version(&version) == NVRAR_SUCCESS && version == NVRAR_VERSION);
   CHECK(nvrar_get_version(NULL) == NVRAR_ERR_INVALID_ARGUMENT);
+  /* the table of algorithms, as tools and bindings read it: a name each, round trip, one-node first */
+  const char *name = NULL;
+  int multinode = -1;
+  CHECK(nvrar_algo_info(NVRAR_ALGO_AUTO, &name, &multinode) == NVRAR_SUCCESS && !strcmp(name, "auto") && !multinode);
+  for (int algo = 0; algo < NVRAR_NUM_ALGOS; algo++) {
+    nvrar_algo_t back = NVRAR_NUM_ALGOS;
+    CHECK(nvrar_algo_info((nvrar_algo_t)algo, &name, &multinode) == NVRAR_SUCCESS);
+    CHECK(nvrar_algo_from_name(name, &back) == NVRAR_SUCCESS && back == (nvrar_algo_t)algo);
+    CHECK(multinode == (algo >= NVRAR_ALGO_RING)); /* what include/nvrar.h says of each */
+  }
+  CHECK(nvrar_algo_info(NVRAR_NUM_ALGOS, &name, NULL) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(nvrar_algo_info((nvrar_algo_t)-1, NULL, NULL) == NVRAR_ERR_INVALID_ARGUMENT);
+  nvrar_algo_t algo = NVRAR_ALGO_RING;
+  CHECK(nvrar_algo_from_name("Two_Shot", &algo) == NVRAR_SUCCESS && algo == NVRAR_ALGO_TWOSHOT);
+  CHECK(nvrar_algo_from_name("HIER_RHD", &algo) == NVRAR_SUCCESS && algo == NVRAR_ALGO_HIER_RHD);
+  algo = NVRAR_ALGO_RING;
+  CHECK(nvrar_algo_from_name("threeshot", &algo) == NVRAR_ERR_INVALID_ARGUMENT && algo == NVRAR_ALGO_RING);
+  CHECK(nvrar_algo_from_name("ring-", &algo) == NVRAR_ERR_INVALID_ARGUMENT && algo == NVRAR_ALGO_RING);
+  CHECK(nvrar_algo_from_name(NULL, &algo) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(nvrar_algo_from_name("ring", NULL) == NVRAR_ERR_INVALID_ARGUMENT);
   CHECK(nvrar_all_reduce(NULL, a, b, 4, NVRAR_FLOAT32, NVRAR_SUM, NULL) == NVRAR_ERR_INVALID_ARGUMENT);
   CHECK(strstr(nvrar_get_last_error(), "comm is NULL") != NULL);
   nvrar_comm_t bogus = (nvrar_comm_t)(void *)buf;

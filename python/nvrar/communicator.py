@@ -4,7 +4,7 @@ dependency of `import nvrar`).
     comm = nvrar.Communicator()                    # every rank of the group; rank 0's id is broadcast
     comm.all_reduce(t)                             # in place, on the current CUDA stream
     comm.all_reduce(t, op="max", out=result)       # out of place
-    buf = comm.allocate_tensor((4096,), torch.bfloat16)   # symmetric memory: zero-copy input
+    buf = comm.allocate_tensor((4096,), torch.bfloat16)   # symmetric memory (nvrar_malloc)
     comm.free(buf)                                 # collective, like allocate_tensor
     comm.all_reduce_(t)                            # in place as the torch op nvrar::all_reduce_ (torch.compile)
     comm.close()                                   # collective; also frees what was not freed
@@ -174,7 +174,8 @@ class Communicator:
     # ---- symmetric memory ----
     def allocate_tensor(self, shape, dtype):
         """Collective: a tensor of `shape` and `dtype` in NVSHMEM's symmetric heap, on this rank's
-        device. All-reduces whose input is such a tensor read it in place on the peers. Free it with
+        device (what nvrar_exchange needs; an all-reduce copies such an input into nvrar's staging
+        like any other: no algorithm reads it in place on the peers yet). Free it with
         free() (collectively: every rank, same order) or let close() free it; dropping the tensor
         does not (a free on garbage collection could differ between ranks and hang them)."""
         from . import _lib, check

@@ -10,9 +10,7 @@
  *   its own input; st = n-1: the same, which completes the chunk: also written to the output;
  *   st > n-1 (all-gather): forwards the completed chunk received in slot st, writing it to the
  *   output on the way; finally the chunk (p + 2) mod n arrives in slot 2n-2: output only.
- * Every step waits for the previous rank's step st - 1 (signal value st). With NVRAR_RING_SPLIT
- * parts per chunk, part h of a step waits only for part h of the step before (value st * parts + h),
- * so the parts of one block pipeline.
+ * Every step waits for the previous rank's step st - 1 (signal value st).
  * Each step is one pass over its chunk: a send to a rank of the same node stores the folded packs
  * straight into its slot (putsig.cuh send()); to another node they are folded into the local slot
  * and put with signal from there. Slots per (block, parity): 0 = own input chunk (staging for the
@@ -31,16 +29,9 @@
 #include "../algo/ring.h"
 #include "putsig.cuh"
 
-/* Parts per chunk of the chunked ring, each with its own signal value: a part of step st is sent as
- * soon as the same part of step st - 1 has arrived, so the parts of a block pipeline. */
-#ifndef NVRAR_RING_SPLIT
-#define NVRAR_RING_SPLIT 1
-#endif
-
 namespace nvrar {
 
-constexpr int RING_SPLIT = NVRAR_RING_SPLIT;
-static_assert((2 * NVRAR_MAX_WORLD - 2) * RING_SPLIT <= NVRAR_STAGE_SPAN, "ring steps overflow a round's signal values");
+static_assert(2 * NVRAR_MAX_WORLD - 2 <= NVRAR_STAGE_SPAN, "ring steps overflow a round's signal values");
 
 /* This rank's place in ring blockIdx.x % rings: position, next rank, and the two signal words. */
 struct RingSide {
@@ -56,25 +47,18 @@ struct RingSide {
   }
 };
 
-/* Part h of RING_SPLIT of the chunk [lo, hi): [*plo, *phi), at offset *plo - lo in its slot. */
-__device__ __forceinline__ void ring_part(uint64_t lo, uint64_t hi, int h, uint64_t sub, uint64_t *plo, uint64_t *phi) {
-  *plo = lo + h * sub < hi ? lo + h * sub : hi;
-  *phi = lo + (h + 1) * sub < hi ? lo + (h + 1) * sub : hi;
-}
-
-/* Step st, part h of the chunked ring: the chunk (pos - st) mod n, read from slot st (own input at
- * st = 0), sent into slot st + 1 of the next rank; from st = n - 1 on also written to the output. */
+/* Step st of the chunked ring: the chunk (pos - st) mod n, read from slot st (own input at st = 0),
+ * sent into slot st + 1 of the next rank; from st = n - 1 on also written to the output. */
 template <typename T, int OP>
 __device__ __forceinline__ void ring_send(const nvrar_kernel_args_t &a, const RingSide &r, const Rounds &g,
-                                          uint64_t j, uint64_t round, int st, int h, uint64_t sub) {
-  uint64_t lo, hi, plo, phi;
+                                          uint64_t j, uint64_t round, int st) {
+  uint64_t lo, hi;
   unit_range(a, g, j, nvrar_ring_rs_send(r.pos, st, r.n), &lo, &hi);
-  ring_part(lo, hi, h, sub, &plo, &phi);
-  uint4 *got = slot(a, g, round, st) + (plo - lo), *dst = slot(a, g, round, st + 1) + (plo - lo);
-  const uint64_t len = phi - plo, value = stage_value(round, st * RING_SPLIT + h);
-  auto mine = [&](uint64_t i) { return load_pack<T>(a.send, plo + i, a.count, a.aligned); };
+  uint4 *got = slot(a, g, round, st), *dst = slot(a, g, round, st + 1);
+  const uint64_t len = hi - lo, value = stage_value(round, st);
+  auto mine = [&](uint64_t i) { return load_pack<T>(a.send, lo + i, a.count, a.aligned); };
   auto fold_mine = [&](uint64_t i) { return combine<T, OP>(load_cg(got + i), mine(i)); };
-  auto to_output = [&](uint64_t i, uint4 v) { store_pack<T>(a.recv, plo + i, a.count, a.aligned, v); };
+  auto to_output = [&](uint64_t i, uint4 v) { store_pack<T>(a.recv, lo + i, a.count, a.aligned, v); };
   if (st == 0)
     send(a, r.next, dst, got, len, r.to_next, value, mine);
   else if (st < r.n - 1)
@@ -90,26 +74,20 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) ring_kernel(nvrar_kernel_ar
   const RingSide r(a);
   const int n = r.n, last = 2 * n - 3; /* steps 0..last: n-1 reduce-scatter sends, n-1 all-gather sends */
   const Rounds g = make_rounds(a, 2 * n - 1, n);
-  const uint64_t sub = nvrar_div_up(g.chunk, (uint64_t)RING_SPLIT);
   uint64_t round = a.sync->round[blockIdx.x];
   bool ok = block_alive(a);
 
   for (uint64_t j = 0; j < g.count && ok; j++) {
     round++;
-    /* each part waits only for its own part of the step before: parts pipeline across steps */
     for (int st = 0; st <= last && ok; st++) {
-      for (int h = 0; h < RING_SPLIT && ok; h++) {
-        if (st > 0 && !(ok = block_wait(a, r.from_prev, stage_value(round, (st - 1) * RING_SPLIT + h)))) break;
-        ring_send<T, OP>(a, r, g, j, round, st, h, sub);
-      }
+      if (st > 0 && !(ok = block_wait(a, r.from_prev, stage_value(round, st - 1)))) break;
+      ring_send<T, OP>(a, r, g, j, round, st);
     }
     /* the chunk (pos + 2) mod n arrives last, in slot last + 1: output only */
-    for (int h = 0; h < RING_SPLIT && ok; h++) {
-      if (!(ok = block_wait(a, r.from_prev, stage_value(round, last * RING_SPLIT + h)))) break;
-      uint64_t lo, hi, plo, phi;
+    if (ok && (ok = block_wait(a, r.from_prev, stage_value(round, last)))) {
+      uint64_t lo, hi;
       unit_range(a, g, j, nvrar_ring_rs_send(r.pos, last + 1, n), &lo, &hi);
-      ring_part(lo, hi, h, sub, &plo, &phi);
-      copy_out<T>(a.recv, slot(a, g, round, last + 1) + (plo - lo), plo, phi - plo, a);
+      copy_out<T>(a.recv, slot(a, g, round, last + 1), lo, hi - lo, a);
     }
   }
   poison_if_failed<T>(a, ok);

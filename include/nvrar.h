@@ -220,8 +220,9 @@ NVRAR_API nvrar_result_t nvrar_comm_split_slots(nvrar_comm_t world, unsigned *fr
 /*
  * Collective (every rank, same bytes, same order): a buffer in NVSHMEM's symmetric heap.
  * nvrar_exchange needs such buffers; an all-reduce takes them like any other input (copied into
- * nvrar's staging: no algorithm reads a symmetric input in place on the peers yet). The heap is the budget of nvrar_comm_init; NVRAR_ERR_OUT_OF_MEMORY when
- * it is spent. Free with nvrar_free, collectively, before nvrar_comm_destroy.
+ * nvrar's staging: no algorithm reads a symmetric input in place on the peers yet). The heap is
+ * the budget of nvrar_comm_init; NVRAR_ERR_OUT_OF_MEMORY when it is spent. Free with nvrar_free,
+ * collectively, before nvrar_comm_destroy.
  */
 NVRAR_API nvrar_result_t nvrar_malloc(nvrar_comm_t comm, size_t bytes, void **ptr);
 NVRAR_API nvrar_result_t nvrar_free(nvrar_comm_t comm, void *ptr);

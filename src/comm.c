@@ -187,76 +187,70 @@ done:
   return res;
 }
 
-nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shmem_id, int rank,
-                                 const nvrar_settings_t *settings) {
+/* Claims the process's one NVSHMEM world for a new communicator, or says why there is none. */
+static nvrar_result_t claim_process(void) {
   nvrar_result_t res = NVRAR_SUCCESS;
-  double t0 = now_seconds();
   pthread_mutex_lock(&registry_lock);
   if (init_abandoned) {
-    pthread_mutex_unlock(&registry_lock);
-    return nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_comm_init: an earlier init in this process timed out in NVSHMEM's "
-                                              "bootstrap, which cannot be called off; a new communicator needs a new "
-                                              "process");
-  }
-  if (shmem_initialized) {
+    res = nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_comm_init: an earlier init in this process timed out in NVSHMEM's "
+                                             "bootstrap, which cannot be called off; a new communicator needs a new "
+                                             "process");
+  } else if (shmem_initialized) {
     int world_live = 0;
     for (int i = 0; i < MAX_LIVE; i++) world_live |= live[i] != NULL;
-    pthread_mutex_unlock(&registry_lock);
-    return nvrar_error(NVRAR_ERR_UNSUPPORTED,
-                       world_live ? "nvrar_comm_init: this process already has a communicator; NVSHMEM has one world "
-                                    "per process: destroy it first, or nvrar_comm_split it"
-                                  : "nvrar_comm_init: an aborted communicator left NVSHMEM initialised in this "
-                                    "process; a new one needs a new process");
+    res = nvrar_error(NVRAR_ERR_UNSUPPORTED,
+                      world_live ? "nvrar_comm_init: this process already has a communicator; NVSHMEM has one world "
+                                   "per process: destroy it first, or nvrar_comm_split it"
+                                 : "nvrar_comm_init: an aborted communicator left NVSHMEM initialised in this "
+                                   "process; a new one needs a new process");
+  } else {
+    shmem_initialized = 1; /* claimed; nvrar_comm_create clears it again if NVSHMEM does not come up */
   }
-  shmem_initialized = 1; /* claimed; cleared again below if init fails before NVSHMEM is up */
   pthread_mutex_unlock(&registry_lock);
+  return res;
+}
 
-  nvrar_comm_t comm = calloc(1, sizeof *comm);
-  int shmem_up = 0, collective_teardown = 0;
-  if (!comm) {
-    res = nvrar_error(NVRAR_ERR_OUT_OF_MEMORY, "nvrar_comm_init: out of host memory");
-    goto fail;
-  }
-  comm->rank = rank;
-  comm->nranks = nranks;
-  comm->settings = *settings;
-  int device = settings->device;
-  if (device < 0) CUDA_TRY(cudaGetDevice(&device), res, fail);
+/* The communicator's device, current and with a context; *free_before: its free memory then. */
+static nvrar_result_t bind_device(nvrar_comm_t comm, int device, size_t *free_before) {
+  nvrar_result_t res = NVRAR_SUCCESS;
+  size_t total = 0;
+  if (device < 0) CUDA_TRY(cudaGetDevice(&device), res, done);
   int ndev = 0;
-  CUDA_TRY(cudaGetDeviceCount(&ndev), res, fail);
-  if (device >= ndev) {
-    res = nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_init: device %d does not exist (%d visible)", device, ndev);
-    goto fail;
-  }
+  CUDA_TRY(cudaGetDeviceCount(&ndev), res, done);
+  if (device >= ndev)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_init: device %d does not exist (%d visible)", device, ndev);
   comm->device = device;
-  CUDA_TRY(cudaSetDevice(device), res, fail);
-  CUDA_TRY(cudaFree(0), res, fail);
-  size_t free_before = 0, free_after = 0, total = 0;
-  CUDA_TRY(cudaMemGetInfo(&free_before, &total), res, fail);
+  CUDA_TRY(cudaSetDevice(device), res, done);
+  CUDA_TRY(cudaFree(0), res, done);
+  CUDA_TRY(cudaMemGetInfo(free_before, &total), res, done);
+done:
+  return res;
+}
 
-  comm->heap_bytes = nvrar_heap_reserve(settings, nranks, &comm->slot_bytes);
+/* The device module loaded, then NVSHMEM started with nvrar's options under NVRAR_INIT_TIMEOUT;
+ * *up = 1 once NVSHMEM is up. */
+static nvrar_result_t start_shmem(nvrar_comm_t comm, const void *shmem_id, size_t free_before, int *up) {
+  nvrar_result_t res = NVRAR_SUCCESS;
+  size_t total = 0, free_module = 0;
   /* NVSHMEM has one world per process: one that another library started (torch's symmetric memory,
    * DeepEP) has another heap and maybe other ranks, and nvrar's device code was not set up in it. */
   int shmem_status = nvrar_shmem_init_status();
-  if (shmem_status != 0) {
-    res = nvrar_error(NVRAR_ERR_UNSUPPORTED,
-                      "nvrar_comm_init: NVSHMEM is already initialised in this process by another library (status "
-                      "%d); nvrar needs a world of its own: create the nvrar communicator before that library starts "
-                      "NVSHMEM, or run them in separate processes", shmem_status);
-    goto fail;
-  }
+  if (shmem_status != 0)
+    return nvrar_error(NVRAR_ERR_UNSUPPORTED,
+                       "nvrar_comm_init: NVSHMEM is already initialised in this process by another library (status "
+                       "%d); nvrar needs a world of its own: create the nvrar communicator before that library starts "
+                       "NVSHMEM, or run them in separate processes", shmem_status);
 
-  /* Load the device module first, so the log tells its memory apart from NVSHMEM's. */
-  size_t free_module = 0;
-  CUDA_TRY((cudaError_t)nvrar_shmem_load_module(), res, fail);
-  CUDA_TRY(cudaMemGetInfo(&free_module, &total), res, fail);
-  /* The stack limit after the load tells how much of it is local memory (the limit x every thread the
-   * GPU holds); docs/design.md, "Device memory". */
+  /* Load the device module first, so the log tells its memory apart from NVSHMEM's. The stack limit
+   * after the load tells how much of it is local memory (the limit x every thread the GPU holds);
+   * docs/design.md, "Device memory". */
+  CUDA_TRY((cudaError_t)nvrar_shmem_load_module(), res, done);
+  CUDA_TRY(cudaMemGetInfo(&free_module, &total), res, done);
   size_t stack_limit = 0;
   if (cudaDeviceGetLimit(&stack_limit, cudaLimitStackSize) != cudaSuccess) (void)cudaGetLastError();
+  const char *loading = nvrar_process_getenv("CUDA_MODULE_LOADING");
   NVRAR_INFO(NVRAR_SUBSYS_INIT, "device module load took %zu MiB (stack limit %zu B per thread, module loading %s)",
-             (free_before - free_module) >> 20, stack_limit,
-             nvrar_process_getenv("CUDA_MODULE_LOADING") ? nvrar_process_getenv("CUDA_MODULE_LOADING") : "default");
+             (free_before - free_module) >> 20, stack_limit, loading ? loading : "default");
   size_t read_heap = nvrar_shmem_env_read_heap();
   if (read_heap) {
     NVRAR_INFO(NVRAR_SUBSYS_INIT, "NVSHMEM keeps the options it read earlier in this process (nvrar_get_unique_id "
@@ -266,10 +260,8 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
                  "reserves; with a static heap (CUDA VMM off) its staging may not fit", read_heap, comm->heap_bytes);
   }
   nvrar_shmem_env_t undo;
-  if (nvrar_shmem_env_apply(comm->heap_bytes, &undo)) {
-    res = nvrar_error(NVRAR_ERR_INTERNAL, "nvrar_comm_init: setenv failed while setting NVSHMEM's options");
-    goto fail;
-  }
+  if (nvrar_shmem_env_apply(comm->heap_bytes, &undo))
+    return nvrar_error(NVRAR_ERR_INTERNAL, "nvrar_comm_init: setenv failed while setting NVSHMEM's options");
   const char *user_heap = nvrar_process_getenv("NVSHMEM_SYMMETRIC_SIZE");
   size_t parsed = 0;
   if (!nvrar_parse_size(user_heap, &parsed) && parsed != comm->heap_bytes) {
@@ -280,28 +272,38 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   double init_timeout = 0;
   res = nvrar_env_read("NVRAR_INIT_TIMEOUT", NULL, &init_timeout);
   int status = 0, abandoned = 0;
-  if (res == NVRAR_SUCCESS) res = nvrar_shmem_start(rank, nranks, shmem_id, device, init_timeout, &status, &abandoned);
+  if (res == NVRAR_SUCCESS)
+    res = nvrar_shmem_start(comm->rank, comm->nranks, shmem_id, comm->device, init_timeout, &status, &abandoned);
   nvrar_shmem_env_restore(&undo); /* read first thing by NVSHMEM's init; what is left is the user's */
   if (abandoned) {
     pthread_mutex_lock(&registry_lock);
     init_abandoned = 1;
     pthread_mutex_unlock(&registry_lock);
   }
-  if (res != NVRAR_SUCCESS) goto fail;
-  if (status != 0) {
-    res = nvrar_error(NVRAR_ERR_NVSHMEM, "nvrar_comm_init: NVSHMEM init with a unique id failed (status %d) on rank %d of %d",
-                      status, rank, nranks);
-    goto fail;
-  }
-  shmem_up = 1;
+  if (res != NVRAR_SUCCESS) return res;
+  if (status != 0)
+    return nvrar_error(NVRAR_ERR_NVSHMEM, "nvrar_comm_init: NVSHMEM init with a unique id failed (status %d) on rank "
+                       "%d of %d", status, comm->rank, comm->nranks);
+  *up = 1;
   size_t free_shmem = free_module; /* only for the log: a failure here must not take this rank off the common path */
   if (cudaMemGetInfo(&free_shmem, &total) != cudaSuccess) (void)cudaGetLastError();
   NVRAR_INFO(NVRAR_SUBSYS_INIT, "NVSHMEM init took %zu MiB of device memory", (free_module - free_shmem) >> 20);
   int shared = nvrar_shmem_gpu_shared();
   if (shared)
     NVRAR_INFO(NVRAR_SUBSYS_INIT, "rank %d shares GPU %d with other ranks (NVSHMEM %s MPG): they reach each other "
-               "through nvshmem_ptr and time-slice the GPU; correct, not fast", rank, device, shared == 1 ? "limited" : "full");
+               "through nvshmem_ptr and time-slice the GPU; correct, not fast", comm->rank, comm->device,
+               shared == 1 ? "limited" : "full");
+done:
+  return res;
+}
 
+/*
+ * With NVSHMEM up: every rank prepares its part, the ranks agree, and the staging is allocated,
+ * zeroed and wired into the argument templates. *collective_teardown says whether a failure here
+ * was reached by every rank alike (so NVSHMEM's collective free and finalize are safe).
+ */
+static nvrar_result_t join_world(nvrar_comm_t comm, const nvrar_settings_t *settings, int *collective_teardown) {
+  nvrar_result_t res = NVRAR_SUCCESS;
   /* From here every rank takes the same path: its own preparation's result goes into the agreement,
    * so that a failure anywhere fails init everywhere and NVSHMEM's collective teardown is safe. */
   size_t flags_bytes = 0, cells_bytes = 0, stage_bytes = 0, ring_bytes = 0;
@@ -309,7 +311,7 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
   size_t used = comm->slots_offset + NVRAR_SUB_SLOTS * comm->slot_bytes;
   int exchanged = 0;
   res = agree_with_peers(comm, prep, used, &exchanged);
-  collective_teardown = exchanged; /* every rank reached the same verdict */
+  *collective_teardown = exchanged; /* every rank reached the same verdict */
   if (res != NVRAR_SUCCESS && !exchanged) {
     /* This rank alone could not read the verdict; the others may have agreed and go on. It takes part
      * in their two remaining collective steps, so that they do not wait in NVSHMEM forever, then fails
@@ -317,46 +319,75 @@ nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shme
     (void)nvrar_shmem_calloc(used);
     nvrar_shmem_barrier_all();
   }
-  if (res != NVRAR_SUCCESS) goto fail;
+  if (res != NVRAR_SUCCESS) return res;
 
   comm->heap = nvrar_shmem_calloc(used); /* the same size on every rank, agreed */
-  if (!comm->heap) {
-    res = nvrar_error(NVRAR_ERR_OUT_OF_MEMORY,
-                      "nvrar_comm_init: NVSHMEM could not allocate %zu bytes of staging from its %zu-byte heap", used,
-                      comm->heap_bytes);
-    goto fail;
-  }
+  if (!comm->heap)
+    return nvrar_error(NVRAR_ERR_OUT_OF_MEMORY,
+                       "nvrar_comm_init: NVSHMEM could not allocate %zu bytes of staging from its %zu-byte heap", used,
+                       comm->heap_bytes);
   comm->heap_used = used;
-  collective_teardown = 0; /* past this point a failure is this rank's alone: tear down locally */
+  *collective_teardown = 0; /* past this point a failure is this rank's alone: tear down locally */
   cudaError_t synced = start_counters_at_test_base(comm);
   if (synced == cudaSuccess) synced = cudaDeviceSynchronize();
   nvrar_shmem_barrier_all(); /* every rank's staging is zeroed before anyone writes into it; also on error */
-  CUDA_TRY(synced, res, fail);
+  CUDA_TRY(synced, res, done);
 
   nvrar_set_ring_args(&comm->ring_args, &comm->topo, comm->capacity.region_packs,
                       (char *)comm->heap + flags_bytes + cells_bytes + stage_bytes, ring_bytes);
   comm->capacity.cells_packs = comm->ring_args.cells_packs;
   if (comm->topo.nodes == 1) { /* one-shot, two-shot: one node only */
     int pes[NVRAR_MAX_RANKS];
-    for (int pe = 0; pe < nranks; pe++) pes[pe] = pe;
-    NVRAR_CHECK_GOTO(nvrar_set_direct_args(comm, comm->heap, pes, "nvrar_comm_init"), res, fail);
+    for (int pe = 0; pe < comm->nranks; pe++) pes[pe] = pe;
+    NVRAR_CHECK(nvrar_set_direct_args(comm, comm->heap, pes, "nvrar_comm_init"));
   }
+done:
+  return res;
+}
 
-  CUDA_TRY(cudaMemGetInfo(&free_after, &total), res, fail);
+/* What init took (device memory since free_before, against the budget) and what it set up, logged. */
+static nvrar_result_t account_init(nvrar_comm_t comm, const nvrar_settings_t *settings, size_t free_before,
+                                   double seconds) {
+  nvrar_result_t res = NVRAR_SUCCESS;
+  size_t free_after = 0, total = 0;
+  CUDA_TRY(cudaMemGetInfo(&free_after, &total), res, done);
   comm->memory_taken = free_before > free_after ? free_before - free_after : 0;
   if (comm->memory_taken > settings->memory_bytes)
     NVRAR_WARN("init took %zu MiB of device memory, over the %zu MiB budget", comm->memory_taken >> 20,
                settings->memory_bytes >> 20);
-  NVRAR_INFO(NVRAR_SUBSYS_INIT, "rank %d/%d: %d %snode(s) x %d GPUs, network between nodes: %s", rank, nranks,
-             comm->topo.nodes, settings->gpus_per_node ? "virtual " : "", comm->topo.gpus,
+  NVRAR_INFO(NVRAR_SUBSYS_INIT, "rank %d/%d: %d %snode(s) x %d GPUs, network between nodes: %s", comm->rank,
+             comm->nranks, comm->topo.nodes, settings->gpus_per_node ? "virtual " : "", comm->topo.gpus,
              nvrar_network_name(comm->topo.network));
   NVRAR_INFO(NVRAR_SUBSYS_INIT,
              "rank %d/%d device %d: init %.2f s, heap %zu MiB (staging %zu KiB), device memory taken %zu MiB, "
              "one-shot piece %llu KiB, two-shot slot %llu KiB",
-             rank, nranks, device, now_seconds() - t0, comm->heap_bytes >> 20, used >> 10, comm->memory_taken >> 20,
-             (unsigned long long)(comm->capacity.oneshot_packs * NVRAR_PACK_BYTES) >> 10,
+             comm->rank, comm->nranks, comm->device, seconds, comm->heap_bytes >> 20, comm->heap_used >> 10,
+             comm->memory_taken >> 20, (unsigned long long)(comm->capacity.oneshot_packs * NVRAR_PACK_BYTES) >> 10,
              (unsigned long long)(comm->capacity.slice_packs * NVRAR_PACK_BYTES) >> 10);
+done:
+  return res;
+}
 
+nvrar_result_t nvrar_comm_create(nvrar_comm_t *out, int nranks, const void *shmem_id, int rank,
+                                 const nvrar_settings_t *settings) {
+  double t0 = now_seconds();
+  NVRAR_CHECK(claim_process());
+  nvrar_result_t res = NVRAR_SUCCESS;
+  int shmem_up = 0, collective_teardown = 0;
+  size_t free_before = 0;
+  nvrar_comm_t comm = calloc(1, sizeof *comm);
+  if (!comm) {
+    res = nvrar_error(NVRAR_ERR_OUT_OF_MEMORY, "nvrar_comm_init: out of host memory");
+    goto fail;
+  }
+  comm->rank = rank;
+  comm->nranks = nranks;
+  comm->settings = *settings;
+  comm->heap_bytes = nvrar_heap_reserve(settings, nranks, &comm->slot_bytes);
+  NVRAR_CHECK_GOTO(bind_device(comm, settings->device, &free_before), res, fail);
+  NVRAR_CHECK_GOTO(start_shmem(comm, shmem_id, free_before, &shmem_up), res, fail);
+  NVRAR_CHECK_GOTO(join_world(comm, settings, &collective_teardown), res, fail);
+  NVRAR_CHECK_GOTO(account_init(comm, settings, free_before, now_seconds() - t0), res, fail);
   pthread_mutex_lock(&registry_lock);
   registry_add_locked(comm);
   pthread_mutex_unlock(&registry_lock);

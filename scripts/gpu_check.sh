@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One call on the GPU machine: build if needed, run the GPU tests on 2 and 4 ranks, run nvrar_perf
-# against NCCL in the same run, write every log under $LOGS and print a short table last.
+# One call on the GPU machine: build if needed, run the GPU tests (ctest -L gpu, the one matrix of
+# tests/CMakeLists.txt; the shared tier too in full mode), run nvrar_perf against NCCL in the same
+# run, write every log under $LOGS and print a short table last.
 #
 #   scripts/gpu_check.sh [full|quick|bench|tests|shared|sanitize|sweep|algos] [ring]
 #          (default: full with 2 GPUs or more, shared with one)
@@ -84,13 +85,20 @@ finish() {
 }
 export NVRAR_TIMEOUT=${NVRAR_TIMEOUT:-10} # a stuck kernel fails in 10 s, not 30
 
+# ctest_tier NAME ARGS...: a part of the one GPU test matrix of tests/CMakeLists.txt (ctest ARGS), its
+# log in $LOGS/NAME.log, one summary line with the count, the failed tests listed.
+ctest_tier() {
+  local name=$1 t0=$SECONDS
+  shift
+  (cd "$BUILD" && ctest --output-on-failure "$@") > "$LOGS/$name.log" 2>&1
+  local rc=$?
+  printf '%-34s %-14s %4ds  %s\n' "$name" "$([ $rc -eq 0 ] && echo PASS || echo "FAIL(rc=$rc)")" $((SECONDS - t0)) \
+    "$(grep -E 'tests passed' "$LOGS/$name.log" | tail -1)" | tee -a "$summary"
+  [ $rc -eq 0 ] || grep -E '^\s+[0-9]+ - ' "$LOGS/$name.log" | head -30
+}
+
 if [ "$mode" = shared ]; then
-  t0=$SECONDS
-  (cd "$BUILD" && ctest -L shared --output-on-failure) > "$LOGS/shared.log" 2>&1
-  rc=$?
-  printf '%-34s %-14s %4ds  %s\n' "shared tier" "$([ $rc -eq 0 ] && echo PASS || echo "FAIL(rc=$rc)")" \
-    $((SECONDS - t0)) "$(grep -E 'tests passed' "$LOGS/shared.log" | tail -1)" | tee -a "$summary"
-  [ $rc -eq 0 ] || grep -E '\*\*\*|Failed|FAIL' "$LOGS/shared.log" | head -20
+  ctest_tier "shared tier" -L shared
   run perf.graph.g1 240 "$bin/nvrar_perf" -g 1 -d bfloat16 -n 20 -w 5 -c 1 -G 20 -b 1K -e 64M -J "$LOGS/perf.graph.g1.json"
   echo "== device memory taken by nvrar_comm_init (defaults; ranks sharing the GPUs there are)" | tee -a "$summary"
   for n in 1 2 4 8; do
@@ -231,27 +239,13 @@ fi
 
 ring_algos="ring simple-ring hier-rd hier-rhd"
 algos_suite() { # tests and tables of the put-with-signal algorithms (ALGOS_ONE_NODE=0: virtual layouts only)
-  local replays=${NVRAR_TEST_REPLAYS:-20000} n layout algo ns="2 4"
+  local n layout algo ns="2 4"
   [ "${ALGOS_ONE_NODE:-1}" = 0 ] && ns=""
-  for n in $ns; do
-    [ "$ngpu" -ge $n ] || continue
-    for algo in $ring_algos; do
-      NVRAR_ALGO=$algo run "allreduce.$algo.g$n" 150 "$bin/test_allreduce" -g $n
-      NVRAR_ALGO=$algo NVRAR_TEST_REPLAYS=$replays run "graph.$algo.g$n" 150 "$bin/test_graph" -g $n
-    done
-  done
+  # their tests, from the one matrix of tests/CMakeLists.txt: on the GPUs, or only the virtual layouts
+  local only='\.(ring|simple-ring|hier-rd|hier-rhd)\.g[24]$|exchange|timeout\.(ring|hier-rd)'
+  [ -n "$ns" ] || only='\.v[12]$'
+  NVRAR_TEST_REPLAYS=${NVRAR_TEST_REPLAYS:-20000} ctest_tier "tests.algos" -L gpu -R "$only|\.v[12]$"
   [ "$ngpu" -ge 4 ] || return 0
-  for layout in 2 1; do
-    for algo in auto $ring_algos; do
-      NVRAR_GPUS_PER_NODE=$layout NVRAR_ALGO=$algo run "allreduce.$algo.v$layout" 150 "$bin/test_allreduce" -g 4
-      NVRAR_GPUS_PER_NODE=$layout NVRAR_ALGO=$algo NVRAR_TEST_REPLAYS=$replays run "graph.$algo.v$layout" 150 "$bin/test_graph" -g 4
-    done
-    NVRAR_GPUS_PER_NODE=$layout run "exchange.v$layout" 150 "$bin/test_exchange" -g 4
-  done
-  [ -n "$ns" ] && run "exchange.g4" 150 "$bin/test_exchange" -g 4
-  [ -n "$ns" ] && for algo in ring hier-rd; do NVRAR_ALGO=$algo run "timeout.$algo.g2" 60 "$bin/test_timeout" -g 2; done
-  # 2 x 1 virtual nodes: a missing peer met inside hier-rd's flag-in-data wait between nodes
-  NVRAR_GPUS_PER_NODE=1 NVRAR_ALGO=hier-rd NVRAR_TEST_BYTES=4096 run "timeout.hier-rd.v1" 60 "$bin/test_timeout" -g 2
   NVRAR_GPUS_PER_NODE=2 NVRAR_MEMORY_BYTES=512MiB run "perf.exchange.v2" 240 "$bin/nvrar_perf" -g 4 -o exchange -b 8 -e 64M -n 20 -w 5
   [ -n "$ns" ] && for algo in $ring_algos; do
     run "perf.graph.g4.$algo" 240 "$bin/nvrar_perf" -g 4 -d bfloat16 -n 20 -w 5 -c 1 --compare nccl -G 20 -b 1K -e 64M \
@@ -277,42 +271,12 @@ if [ "$mode" = algos ]; then
 fi
 
 if [ "$mode" != bench ]; then
+  # every GPU test of tests/CMakeLists.txt (the one matrix; those that need more GPUs skip), then the
+  # shared tier where it adds ranks beyond the GPUs
   replays=${NVRAR_TEST_REPLAYS:-100000}
   [ "$mode" = quick ] && replays=${NVRAR_TEST_REPLAYS:-5000}
-  for n in 2 4; do
-    [ "$ngpu" -ge $n ] || continue
-    for algo in auto oneshot twoshot; do
-      NVRAR_ALGO=$algo run "allreduce.$algo.g$n" 150 "$bin/test_allreduce" -g $n
-      NVRAR_ALGO=$algo NVRAR_TEST_REPLAYS=$replays run "graph.$algo.g$n" 150 "$bin/test_graph" -g $n
-    done
-  done
-  if [ "$ngpu" -ge 3 ]; then
-    for algo in auto oneshot twoshot; do
-      NVRAR_ALGO=$algo run "allreduce.$algo.g3" 150 "$bin/test_allreduce" -g 3
-    done
-    NVRAR_TEST_REPLAYS=$replays run "graph.auto.g3" 150 "$bin/test_graph" -g 3
-  fi
-  run "allreduce.auto.g1" 150 "$bin/test_allreduce" -g 1
-  for n in 2 3 4; do # sub-communicators beside their world
-    [ "$ngpu" -ge $n ] && run "split.g$n" 150 "$bin/test_split" -g $n
-  done
-  # a tuned file that switches algorithm and launch shape per size range (docs/tuning.md)
-  for n in 2 4; do
-    [ "$ngpu" -ge $n ] || continue
-    NVSHMEM_ALLREDUCE_CONFIG=tests/data/tuning_mixed.json NVRAR_DEBUG=INFO run "allreduce.tuned.g$n" 150 "$bin/test_allreduce" -g $n
-  done
-  for algo in oneshot twoshot; do
-    NVRAR_ALGO=$algo run "timeout.$algo.g2" 60 "$bin/test_timeout" -g 2
-  done
-  NVRAR_TEST_MISSING=destroy run "timeout.destroy.g2" 60 "$bin/test_timeout" -g 2
-  # the Python package under torchrun: nvrar.Communicator against NCCL (python/tests/gpu/torch_check.py)
-  if python3 -c "import torch" 2>/dev/null; then
-    for n in 2 4; do
-      [ "$ngpu" -ge $n ] || continue
-      PYTHONPATH="$PWD/python" NVRAR_LIBRARY="$PWD/$BUILD/lib/libnvrar.so" run "torch.g$n" 240 \
-        torchrun --nproc_per_node=$n python/tests/gpu/torch_check.py
-    done
-  fi
+  NVRAR_TEST_REPLAYS=$replays ctest_tier "tests.gpu" -L gpu
+  [ "$mode" = full ] && ctest_tier "shared tier" -L shared
 fi
 
 if [ "$mode" != tests ]; then

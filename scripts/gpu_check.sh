@@ -3,11 +3,13 @@
 # tests/CMakeLists.txt; the shared tier too in full mode), run nvrar_perf against NCCL in the same
 # run, write every log under $LOGS and print a short table last.
 #
-#   scripts/gpu_check.sh [full|quick|bench|tests|shared|sanitize|sweep|algos] [ring]
+#   scripts/gpu_check.sh [full|quick|bench|tests|shared|digest|sanitize|sweep|algos] [ring]
 #          (default: full with 2 GPUs or more, shared with one)
 #   shared: the shared tier (ctest -L shared: every multi-rank suite at 2-8 ranks and on the virtual
 #          layouts, ranks sharing the GPUs there are, NVRAR_SHARE_GPUS=1), then nvrar_perf at one rank
 #          per GPU (real timings: a copy at one rank) and the device memory of init at 1, 2, 4, 8 ranks
+#   digest: the fixed digest corpus (tests/mp/digest_corpus.c) at 1-8 ranks and the virtual layouts,
+#          ranks sharing the GPUs: digests.txt, to diff against another build's
 #   sanitize: compute-sanitizer memcheck, racecheck and synccheck over test_allreduce on 2 ranks for
 #          one-shot, two-shot, ring, simple ring and hier-rd (small messages)
 #   sweep: launch-shape variants of each forced algorithm (for src/tune.c), no NCCL;
@@ -114,6 +116,21 @@ if [ "$mode" = shared ]; then
     printf '1 rank, %s: %s; %s\n' "$loading" "$(grep -ohE 'device module load took.*' "$LOGS/memory.$loading.log" | head -1)" \
       "$(grep -ohE 'NVSHMEM init took [0-9]+ MiB' "$LOGS/memory.$loading.log" | head -1)" | tee -a "$summary"
   done
+  finish
+fi
+
+if [ "$mode" = digest ]; then
+  # the fixed digest corpus at 1-8 ranks and on the virtual layouts: $LOGS/digests.txt, to diff
+  # against the same run of another build (same inputs, so the same lines when it computes the same)
+  : > "$LOGS/digests.txt"
+  for spec in 1: 2: 3: 4: 5: 8: 4:2 4:1 8:4 8:2 6:2; do
+    n=${spec%%:*} gpn=${spec#*:}
+    NVRAR_SHARE_GPUS=1 NVRAR_GPUS_PER_NODE=$gpn run "digest.n$n.${gpn:-all}" 600 "$bin/digest_corpus" -g "$n"
+    grep -E '^[0-9]+ ' "$LOGS/digest.n$n.${gpn:-all}.log" >> "$LOGS/digests.txt"
+  done
+  echo "$(wc -l < "$LOGS/digests.txt") digests in $LOGS/digests.txt, sha256 $(sha256sum < "$LOGS/digests.txt" | cut -c1-16)" |
+    tee -a "$summary"
+  [ -n "${OUT:-}" ] && cp "$LOGS/digests.txt" "$OUT/"
   finish
 fi
 

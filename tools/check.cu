@@ -42,6 +42,15 @@ template <typename T> __global__ void fill_kernel(T *buf, size_t count, int rank
     buf[i] = cast<T>(value<T>(seed, rank, i));
 }
 
+/* Non-integer data for the digest corpus: uniform in [-1, 1) with a full fp32 mantissa, rounded to
+ * T, so that every change of summation order shows in the low bits. */
+template <typename T> __global__ void fill_random_kernel(T *buf, size_t count, int rank, uint32_t seed) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count; i += (size_t)gridDim.x * blockDim.x) {
+    uint32_t h = mix(seed * 0x27d4eb2fU ^ mix((uint32_t)rank * 0x165667b1U ^ mix((uint32_t)i ^ (uint32_t)(i >> 32))));
+    buf[i] = cast<T>((float)(h >> 8) * (1.0f / 8388608.0f) - 1.0f);
+  }
+}
+
 template <typename T>
 __global__ void wrong_kernel(const T *out, size_t count, int op, int nranks, uint32_t seed, unsigned long long *wrong) {
   unsigned long long mine = 0;
@@ -82,6 +91,20 @@ extern "C" int nvrar_check_fill(void *buf, size_t count, int dtype, int rank, ui
     case NVRAR_FLOAT32: fill_kernel<<<grid_for(count), 256, 0, s>>>((float *)buf, count, rank, seed); break;
     case NVRAR_FLOAT16: fill_kernel<<<grid_for(count), 256, 0, s>>>((__half *)buf, count, rank, seed); break;
     case NVRAR_BFLOAT16: fill_kernel<<<grid_for(count), 256, 0, s>>>((__nv_bfloat16 *)buf, count, rank, seed); break;
+    default: return (int)cudaErrorInvalidValue;
+  }
+  return (int)cudaGetLastError();
+}
+
+extern "C" int nvrar_check_fill_random(void *buf, size_t count, int dtype, int rank, uint32_t seed, void *stream) {
+  if (!count) return 0;
+  cudaStream_t s = (cudaStream_t)stream;
+  switch (dtype) {
+    case NVRAR_FLOAT32: fill_random_kernel<<<grid_for(count), 256, 0, s>>>((float *)buf, count, rank, seed); break;
+    case NVRAR_FLOAT16: fill_random_kernel<<<grid_for(count), 256, 0, s>>>((__half *)buf, count, rank, seed); break;
+    case NVRAR_BFLOAT16:
+      fill_random_kernel<<<grid_for(count), 256, 0, s>>>((__nv_bfloat16 *)buf, count, rank, seed);
+      break;
     default: return (int)cudaErrorInvalidValue;
   }
   return (int)cudaGetLastError();

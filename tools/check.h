@@ -15,6 +15,9 @@ extern "C" {
 
 /* All return a cudaError_t (0 = success). dtype and op are nvrar_dtype_t / nvrar_op_t values. */
 int nvrar_check_fill(void *buf, size_t count, int dtype, int rank, uint32_t seed, void *stream);
+/* Non-integer inputs (uniform in [-1, 1), full mantissa, rounded to dtype) for the digest corpus:
+ * an output digest then changes with the order of the sum, not only with a wrong result. */
+int nvrar_check_fill_random(void *buf, size_t count, int dtype, int rank, uint32_t seed, void *stream);
 /* Adds to *dev_wrong the elements of out that differ bitwise from the expected all-reduce. */
 int nvrar_check_count_wrong(const void *out, size_t count, int dtype, int op, int nranks, uint32_t seed,
                             unsigned long long *dev_wrong, void *stream);

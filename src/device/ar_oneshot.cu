@@ -102,20 +102,6 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) oneshot_kernel(nvrar_kernel
   }
 }
 
-template <typename T, int OP, int NRANKS>
-static int launch(const nvrar_kernel_args_t *args, int blocks, int threads, cudaStream_t stream) {
-  oneshot_kernel<T, OP, NRANKS><<<blocks, threads, 0, stream>>>(*args);
-  return (int)cudaGetLastError();
-}
-
 }  // namespace nvrar
 
-extern "C" int nvrar_launch_oneshot(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads,
-                                    void *stream) {
-  using namespace nvrar;
-  NVRAR_SWITCH_DTYPE(dtype, T,
-    NVRAR_SWITCH_OP(op, OP,
-      NVRAR_SWITCH_RANKS(args->nranks, NRANKS,
-        return launch<T, OP, NRANKS>(args, blocks, threads, (cudaStream_t)stream))));
-  return (int)cudaErrorInvalidValue;
-}
+NVRAR_DEFINE_NODE_LAUNCHER(nvrar_launch_oneshot, oneshot_kernel)

@@ -56,6 +56,21 @@ namespace nvrar {
     default: return (int)cudaErrorInvalidValue;                                                   \
   }
 
+/*
+ * The launcher of a one-node kernel template nvrar::KERNEL<T, OP, NRANKS>(nvrar_kernel_args_t), as
+ * src/algo/table.h names it (the nvrar_launch_fn signature): dtype, op and world size pick the
+ * instance; 0 or the cudaError_t of the launch.
+ */
+#define NVRAR_DEFINE_NODE_LAUNCHER(FN, KERNEL)                                                           \
+  extern "C" int FN(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream) { \
+    NVRAR_SWITCH_DTYPE(dtype, T,                                                                        \
+      NVRAR_SWITCH_OP(op, OP,                                                                           \
+        NVRAR_SWITCH_RANKS(args->nranks, NRANKS,                                                        \
+          nvrar::KERNEL<T, OP, NRANKS><<<blocks, threads, 0, (cudaStream_t)stream>>>(*args);            \
+          return (int)cudaGetLastError())));                                                            \
+    return (int)cudaErrorInvalidValue;                                                                  \
+  }
+
 /* ---- elements: fp32 accumulation, one rounding at the end ---- */
 __device__ __forceinline__ float to_float(float x) { return x; }
 __device__ __forceinline__ float to_float(__half x) { return __half2float(x); }

@@ -36,6 +36,13 @@ NVRAR_HD int nvrar_rd_sits_out(int node, int nodes) {
   return node < 2 * r && node % 2 == 0;
 }
 
+/* 1 if `node` takes over the shard of the node before it that sits out: folds it in at the
+ * pre-step and hands it the result at the post-step. */
+NVRAR_HD int nvrar_rd_takes_over(int node, int nodes) {
+  int r = nodes - nvrar_rd_pow2(nodes);
+  return node < 2 * r && node % 2 == 1;
+}
+
 /* Virtual id in 0..p-1 of a node that takes part, -1 for one that sits out. */
 NVRAR_HD int nvrar_rd_vid(int node, int nodes) {
   int r = nodes - nvrar_rd_pow2(nodes);

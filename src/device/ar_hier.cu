@@ -5,7 +5,7 @@
  * is needed; one launch is one graph node and one launch latency. Rules shared with the other
  * put-with-signal algorithms (signals, rounds, staging): putsig.cuh.
  *
- * Layout nodes x G (rank = node * G + l). Each round block b takes G shards of `chunk` packs; shard
+ * Layout nodes x G (rank = node * G + l; in the code gpus and local, L = log2 p is steps). Each round block b takes G shards of `chunk` packs; shard
  * q belongs to local rank q. Per round:
  *   RS   (stage 0): every rank stores shard q of its input into slot RS[l] of local rank q over
  *        NVLink (direct stores, then a release of the signal: putsig.cuh send()), waits for its G-1 local peers, and folds shard l over
@@ -44,15 +44,16 @@ namespace nvrar {
 
 struct HierSlots {
   int rs, pre, a, r, fin, ag, count;
-  __device__ HierSlots(int G, int L)
-      : rs(0), pre(G), a(G + 1), r(G + 2 + L), fin(G + 2 + 2 * L), ag(G + 3 + 2 * L), count(2 * G + 3 + 2 * L) {}
+  __device__ HierSlots(int gpus, int steps)
+      : rs(0), pre(gpus), a(gpus + 1), r(gpus + 2 + steps), fin(gpus + 2 + 2 * steps), ag(gpus + 3 + 2 * steps),
+        count(2 * gpus + 3 + 2 * steps) {}
 };
 
-/* Threads q < G (q != l) wait for local rank q's signal; block-collective. */
-__device__ __forceinline__ bool wait_local(const nvrar_kernel_args_t &a, int node, int l, uint64_t value) {
+/* Threads q < gpus (q != local) wait for local rank q's signal; block-collective. */
+__device__ __forceinline__ bool wait_local(const nvrar_kernel_args_t &a, int node, int local, uint64_t value) {
   bool ok = true;
   const int q = threadIdx.x;
-  if (q < a.gpus && q != l) ok = wait_signal(a, signal_word(a, a.signals, node * a.gpus + q), value);
+  if (q < a.gpus && q != local) ok = wait_signal(a, signal_word(a, a.signals, node * a.gpus + q), value);
   return __syncthreads_and(ok);
 }
 
@@ -67,138 +68,200 @@ __device__ __forceinline__ void fold_slots(uint4 *out, const uint4 *x, const uin
   }
 }
 
+/*
+ * One call's layout and staging, what every phase reads: rank = node * gpus + local; pow2 nodes take
+ * part in the doubling (steps = log2(pow2) of them); with an uneven node count the node that
+ * sits_out hands its shard to the one that takes_over it (algo/recursive.h, tested on the CPU).
+ */
+struct Hier {
+  int gpus, nodes, node, local, pow2, steps, vid;
+  bool sits_out, takes_over;
+  HierSlots slots;
+  Rounds g;
+  bool ll;         /* between nodes in flag-in-data cells (hier-rd, small messages) */
+  uint64_t *mine;  /* this rank's signal word */
+  __device__ Hier(const nvrar_kernel_args_t &a, bool halving)
+      : gpus(a.gpus), nodes(a.nodes), node(a.rank / a.gpus), local(a.rank % a.gpus), pow2(nvrar_rd_pow2(a.nodes)),
+        steps(nvrar_rd_log2(pow2)), vid(nvrar_rd_vid(node, nodes)), sits_out(nvrar_rd_sits_out(node, nodes)),
+        takes_over(nvrar_rd_takes_over(node, nodes)), slots(gpus, steps), g(make_rounds(a, slots.count, gpus)),
+        ll(!halving && a.ll_packs && g.chunk <= a.ll_packs && (uint64_t)(2 * steps + 4) * 2 * a.ll_packs <= a.cells_packs),
+        mine(signal_word(a, a.signals, a.rank)) {}
+  /* the cell areas (a.cells_packs at the region's end, sized by the host for this layout): PRE,
+   * R[t], FIN, and from enc() on the sender's cells of each */
+  __device__ int cells_pre() const { return 0; }
+  __device__ int cells_r(int t) const { return 1 + t; }
+  __device__ int cells_fin() const { return 1 + steps; }
+  __device__ int enc(int area) const { return 2 + steps + area; }
+  __device__ int peer(int other_node) const { return other_node * gpus + local; }
+};
+
+/* RS: shard q of this rank's input into local rank q's RS[local] (NVLink stores, send()), then
+ * this rank's shard folded over local ranks 0..gpus-1 in order into acc. */
+template <typename T, int OP>
+__device__ __forceinline__ bool reduce_scatter(const nvrar_kernel_args_t &a, const Hier &h, uint64_t j, uint64_t round,
+                                               uint64_t lo, uint64_t len, uint4 *acc) {
+  uint64_t qlo, qhi;
+  for (int i = 1; i < h.gpus; i++) {
+    const int q = (h.local + i) % h.gpus;
+    unit_range(a, h.g, j, q, &qlo, &qhi);
+    send(a, h.node * h.gpus + q, slot(a, h.g, round, h.slots.rs + h.local), nullptr, qhi - qlo, h.mine,
+         stage_value(round, 0), [&](uint64_t k) { return load_pack<T>(a.send, qlo + k, a.count, a.aligned); });
+  }
+  if (!wait_local(a, h.node, h.local, stage_value(round, 0))) return false;
+  for (uint64_t k = threadIdx.x; k < len; k += blockDim.x) {
+    Pack<T> s;
+    for (int q = 0; q < h.gpus; q++)
+      fold<T, OP>(s, q == h.local ? load_pack<T>(a.send, lo + k, a.count, a.aligned)
+                                  : load_cg(slot(a, h.g, round, h.slots.rs + q) + k),
+                  q == 0);
+    acc[k] = repack<T>(s);
+  }
+  return true;
+}
+
+/* PRE: a node that sits out hands its shard to the next node, which folds it into its own. */
+template <typename T, int OP>
+__device__ __forceinline__ bool pre_step(const nvrar_kernel_args_t &a, const Hier &h, uint64_t round, uint64_t len,
+                                         uint4 *acc) {
+  const uint64_t value = stage_value(round, 1);
+  if (h.sits_out) {
+    if (h.ll)
+      ll_send(ll_cells(a, round, h.cells_pre()), ll_cells(a, round, h.enc(h.cells_pre())), len, ll_flag(value),
+              h.peer(h.node + 1), [&](uint64_t k) { return load_cg(acc + k); });
+    else
+      put_signal(slot(a, h.g, round, h.slots.pre), acc, len, h.mine, value, h.peer(h.node + 1));
+    return true;
+  }
+  if (!h.takes_over) return true;
+  if (h.ll)
+    return ll_recv(a, ll_cells(a, round, h.cells_pre()), len, ll_flag(value),
+                   [&](uint64_t k, uint4 v) { acc[k] = combine<T, OP>(load_cg(acc + k), v); });
+  if (!block_wait(a, signal_word(a, a.signals, h.peer(h.node - 1)), value)) return false;
+  fold_into<T, OP>(acc, slot(a, h.g, round, h.slots.pre), false, 0, len, a);
+  return true;
+}
+
+/* hier-rd between nodes: step t puts A[t] to the partner's R[t] and folds A[t+1] = A[t] op R[t]
+ * (both partners get the same bits: the ops are commutative in IEEE arithmetic); *result = A[steps]. */
+template <typename T, int OP>
+__device__ __forceinline__ bool doubling(const nvrar_kernel_args_t &a, const Hier &h, uint64_t round, uint64_t len,
+                                         uint4 **result) {
+  bool ok = true;
+  for (int t = 0; t < h.steps && ok; t++) {
+    const int pe = h.peer(nvrar_rd_partner(h.node, t, h.nodes));
+    const uint64_t value = stage_value(round, 2 + t);
+    uint4 *at = slot(a, h.g, round, h.slots.a + t), *rt = slot(a, h.g, round, h.slots.r + t);
+    uint4 *next = slot(a, h.g, round, h.slots.a + t + 1);
+    if (h.ll) {
+      const uint32_t flag = ll_flag(value);
+      ll_send(ll_cells(a, round, h.cells_r(t)), ll_cells(a, round, h.enc(h.cells_r(t))), len, flag, pe,
+              [&](uint64_t k) { return load_cg(at + k); });
+      ok = ll_recv(a, ll_cells(a, round, h.cells_r(t)), len, flag,
+                   [&](uint64_t k, uint4 v) { next[k] = combine<T, OP>(load_cg(at + k), v); });
+      continue;
+    }
+    put_signal(rt, at, len, h.mine, value, pe);
+    if (!(ok = block_wait(a, signal_word(a, a.signals, pe), value))) break;
+    fold_slots<T, OP>(next, at, rt, len);
+  }
+  *result = slot(a, h.g, round, h.slots.a + h.steps);
+  return ok;
+}
+
+/* hier-rhd between nodes: halving step t sends the partner's half of the current range and folds
+ * the kept half; then doubling retraces the steps, each rank putting the range it holds straight
+ * into the partner's result (FIN). */
+template <typename T, int OP>
+__device__ __forceinline__ bool halving_doubling(const nvrar_kernel_args_t &a, const Hier &h, uint64_t round,
+                                                 uint64_t len, uint4 *result) {
+  uint64_t klo, khi, slo, shi;
+  bool ok = true;
+  for (int t = 0; t < h.steps && ok; t++) {
+    const int pv = nvrar_rhd_partner(h.vid, h.pow2, t), pe = h.peer(nvrar_rd_node(pv, h.nodes));
+    uint4 *at = slot(a, h.g, round, h.slots.a + t), *rt = slot(a, h.g, round, h.slots.r + t);
+    nvrar_rhd_range(pv, h.pow2, t + 1, len, &slo, &shi);
+    put_signal(rt + slo, at + slo, shi - slo, h.mine, stage_value(round, 2 + t), pe);
+    if (!(ok = block_wait(a, signal_word(a, a.signals, pe), stage_value(round, 2 + t)))) break;
+    nvrar_rhd_range(h.vid, h.pow2, t + 1, len, &klo, &khi);
+    fold_slots<T, OP>(slot(a, h.g, round, h.slots.a + t + 1) + klo, at + klo, rt + klo, khi - klo);
+  }
+  if (!ok) return false;
+  nvrar_rhd_range(h.vid, h.pow2, h.steps, len, &klo, &khi);
+  const uint4 *own = slot(a, h.g, round, h.slots.a + h.steps);
+  __syncthreads();
+  for (uint64_t k = klo + threadIdx.x; k < khi; k += blockDim.x) result[k] = load_cg(own + k);
+  for (int u = h.steps - 1; u >= 0 && ok; u--) {
+    const int step = 2 + h.steps + (h.steps - 1 - u);
+    const int pe = h.peer(nvrar_rd_node(nvrar_rhd_partner(h.vid, h.pow2, u), h.nodes));
+    nvrar_rhd_range(h.vid, h.pow2, u + 1, len, &klo, &khi);
+    put_signal(result + klo, result + klo, khi - klo, h.mine, stage_value(round, step), pe);
+    ok = block_wait(a, signal_word(a, a.signals, pe), stage_value(round, step));
+  }
+  return ok;
+}
+
+/* POST: the node that sat out gets the result from the node that took over its shard. */
+__device__ __forceinline__ bool post_step(const nvrar_kernel_args_t &a, const Hier &h, uint64_t round, uint64_t len,
+                                          uint4 **result) {
+  const uint64_t value = stage_value(round, 2 + 2 * h.steps);
+  if (h.sits_out) {
+    uint4 *fin = slot(a, h.g, round, h.slots.fin);
+    *result = fin;
+    if (h.ll)
+      return ll_recv(a, ll_cells(a, round, h.cells_fin()), len, ll_flag(value), [&](uint64_t k, uint4 v) { fin[k] = v; });
+    return block_wait(a, signal_word(a, a.signals, h.peer(h.node + 1)), value);
+  }
+  if (h.takes_over) {
+    const uint4 *res = *result;
+    if (h.ll)
+      ll_send(ll_cells(a, round, h.cells_fin()), ll_cells(a, round, h.enc(h.cells_fin())), len, ll_flag(value),
+              h.peer(h.node - 1), [&](uint64_t k) { return load_cg(res + k); });
+    else
+      put_signal(slot(a, h.g, round, h.slots.fin), res, len, h.mine, value, h.peer(h.node - 1));
+  }
+  return true;
+}
+
+/* AG: this rank's reduced shard to every local peer's AG[local]; every peer's shard to the output. */
+template <typename T>
+__device__ __forceinline__ bool all_gather(const nvrar_kernel_args_t &a, const Hier &h, uint64_t j, uint64_t round,
+                                           uint64_t lo, uint64_t len, const uint4 *result) {
+  const uint64_t value = stage_value(round, 3 + 2 * h.steps);
+  uint64_t qlo, qhi;
+  __syncthreads();
+  for (int i = 1; i < h.gpus; i++) {
+    const int q = (h.local + i) % h.gpus;
+    send(a, h.node * h.gpus + q, slot(a, h.g, round, h.slots.ag + h.local), nullptr, len, h.mine, value,
+         [&](uint64_t k) { return load_cg(result + k); });
+  }
+  copy_out<T>(a.recv, result, lo, len, a);
+  if (!wait_local(a, h.node, h.local, value)) return false;
+  for (int q = 0; q < h.gpus; q++) {
+    if (q == h.local) continue;
+    unit_range(a, h.g, j, q, &qlo, &qhi);
+    copy_out<T>(a.recv, slot(a, h.g, round, h.slots.ag + q), qlo, qhi - qlo, a);
+  }
+  __syncthreads();
+  return true;
+}
+
 template <typename T, int OP, bool HALVING>
 __global__ void __launch_bounds__(NVRAR_MAX_THREADS) hier_kernel(nvrar_kernel_args_t a) {
-  const int G = a.gpus, nodes = a.nodes;
-  const int node = a.rank / G, l = a.rank % G;
-  const int p = nvrar_rd_pow2(nodes), L = nvrar_rd_log2(p);
-  const int vid = nvrar_rd_vid(node, nodes);
-  const bool odd_count = p != nodes;
-  const HierSlots S(G, L);
-  const Rounds g = make_rounds(a, S.count, G);
-  /* hier-rd's flag-in-data cells (a.cells_packs at the region's end, sized by the host for this
-   * layout): areas 0 = PRE, 1 + t = R[t], 1 + L = FIN, and 2 + L + i the sender's cells for area i */
-  const bool ll = !HALVING && a.ll_packs && g.chunk <= a.ll_packs && (uint64_t)(2 * L + 4) * 2 * a.ll_packs <= a.cells_packs;
-  const int LL_PRE = 0, LL_R = 1, LL_FIN = 1 + L, LL_ENC = 2 + L;
-  uint64_t *mine = signal_word(a, a.signals, a.rank);
+  const Hier h(a, HALVING);
   uint64_t round = a.sync->round[blockIdx.x];
   bool ok = block_alive(a);
-
-  for (uint64_t j = 0; j < g.count && ok; j++) {
+  for (uint64_t j = 0; j < h.g.count && ok; j++) {
     round++;
-    uint64_t lo, hi, qlo, qhi;
-    unit_range(a, g, j, l, &lo, &hi);
+    uint64_t lo, hi;
+    unit_range(a, h.g, j, h.local, &lo, &hi);
     const uint64_t len = hi - lo; /* this rank's shard; the same range on every node */
-
-    /* RS: shard q of my input into local rank q's RS[l] (NVLink stores, send()), then a signal */
-    for (int i = 1; i < G; i++) {
-      const int q = (l + i) % G;
-      unit_range(a, g, j, q, &qlo, &qhi);
-      send(a, node * G + q, slot(a, g, round, S.rs + l), nullptr, qhi - qlo, mine, stage_value(round, 0),
-           [&](uint64_t k) { return load_pack<T>(a.send, qlo + k, a.count, a.aligned); });
-    }
-    if (!(ok = wait_local(a, node, l, stage_value(round, 0)))) break;
-    uint4 *acc = slot(a, g, round, S.a);
-    for (uint64_t k = threadIdx.x; k < len; k += blockDim.x) {
-      Pack<T> s;
-      for (int q = 0; q < G; q++)
-        fold<T, OP>(s, q == l ? load_pack<T>(a.send, lo + k, a.count, a.aligned) : load_cg(slot(a, g, round, S.rs + q) + k),
-                    q == 0);
-      acc[k] = repack<T>(s);
-    }
-
-    /* PRE: a node that sits out hands its shard to the next node */
-    if (odd_count && vid < 0) {
-      if (ll)
-        ll_send(ll_cells(a, round, LL_PRE), ll_cells(a, round, LL_ENC + LL_PRE), len,
-                ll_flag(stage_value(round, 1)), (node + 1) * G + l, [&](uint64_t k) { return load_cg(acc + k); });
-      else
-        put_signal(slot(a, g, round, S.pre), acc, len, mine, stage_value(round, 1), (node + 1) * G + l);
-    } else if (odd_count && node < 2 * (nodes - p)) {
-      if (ll)
-        ok = ll_recv(a, ll_cells(a, round, LL_PRE), len, ll_flag(stage_value(round, 1)),
-                     [&](uint64_t k, uint4 v) { acc[k] = combine<T, OP>(load_cg(acc + k), v); });
-      else if ((ok = block_wait(a, signal_word(a, a.signals, (node - 1) * G + l), stage_value(round, 1))))
-        fold_into<T, OP>(acc, slot(a, g, round, S.pre), false, 0, len, a);
-      if (!ok) break;
-    }
-
-    uint4 *result = slot(a, g, round, S.fin);
-    if (vid >= 0 && !HALVING) {
-      for (int t = 0; t < L && ok; t++) {
-        const int pe = nvrar_rd_partner(node, t, nodes) * G + l;
-        uint4 *at = slot(a, g, round, S.a + t), *rt = slot(a, g, round, S.r + t), *next = slot(a, g, round, S.a + t + 1);
-        if (ll) {
-          const uint32_t flag = ll_flag(stage_value(round, 2 + t));
-          ll_send(ll_cells(a, round, LL_R + t), ll_cells(a, round, LL_ENC + LL_R + t), len, flag, pe,
-                  [&](uint64_t k) { return load_cg(at + k); });
-          ok = ll_recv(a, ll_cells(a, round, LL_R + t), len, flag,
-                       [&](uint64_t k, uint4 v) { next[k] = combine<T, OP>(load_cg(at + k), v); });
-          continue;
-        }
-        put_signal(rt, at, len, mine, stage_value(round, 2 + t), pe);
-        if (!(ok = block_wait(a, signal_word(a, a.signals, pe), stage_value(round, 2 + t)))) break;
-        fold_slots<T, OP>(next, at, rt, len);
-      }
-      result = slot(a, g, round, S.a + L);
-    } else if (vid >= 0) {
-      uint64_t klo, khi, slo, shi;
-      for (int t = 0; t < L && ok; t++) {
-        const int pv = nvrar_rhd_partner(vid, p, t), pe = nvrar_rd_node(pv, nodes) * G + l;
-        uint4 *at = slot(a, g, round, S.a + t), *rt = slot(a, g, round, S.r + t);
-        nvrar_rhd_range(pv, p, t + 1, len, &slo, &shi);
-        put_signal(rt + slo, at + slo, shi - slo, mine, stage_value(round, 2 + t), pe);
-        if (!(ok = block_wait(a, signal_word(a, a.signals, pe), stage_value(round, 2 + t)))) break;
-        nvrar_rhd_range(vid, p, t + 1, len, &klo, &khi);
-        fold_slots<T, OP>(slot(a, g, round, S.a + t + 1) + klo, at + klo, rt + klo, khi - klo);
-      }
-      if (!ok) break;
-      nvrar_rhd_range(vid, p, L, len, &klo, &khi);
-      const uint4 *own = slot(a, g, round, S.a + L);
-      __syncthreads();
-      for (uint64_t k = klo + threadIdx.x; k < khi; k += blockDim.x) result[k] = load_cg(own + k);
-      for (int u = L - 1; u >= 0 && ok; u--) {
-        const int step = 2 + L + (L - 1 - u);
-        const int pe = nvrar_rd_node(nvrar_rhd_partner(vid, p, u), nodes) * G + l;
-        nvrar_rhd_range(vid, p, u + 1, len, &klo, &khi);
-        put_signal(result + klo, result + klo, khi - klo, mine, stage_value(round, step), pe);
-        ok = block_wait(a, signal_word(a, a.signals, pe), stage_value(round, step));
-      }
-    }
-    if (!ok) break;
-
-    /* POST: the node that sat out gets the result from the node it handed to */
-    if (odd_count && vid < 0) {
-      result = slot(a, g, round, S.fin);
-      if (ll)
-        ok = ll_recv(a, ll_cells(a, round, LL_FIN), len, ll_flag(stage_value(round, 2 + 2 * L)),
-                     [&](uint64_t k, uint4 v) { result[k] = v; });
-      else
-        ok = block_wait(a, signal_word(a, a.signals, (node + 1) * G + l), stage_value(round, 2 + 2 * L));
-      if (!ok) break;
-    } else if (odd_count && node < 2 * (nodes - p)) {
-      if (ll)
-        ll_send(ll_cells(a, round, LL_FIN), ll_cells(a, round, LL_ENC + LL_FIN), len,
-                ll_flag(stage_value(round, 2 + 2 * L)), (node - 1) * G + l, [&](uint64_t k) { return load_cg(result + k); });
-      else
-        put_signal(slot(a, g, round, S.fin), result, len, mine, stage_value(round, 2 + 2 * L), (node - 1) * G + l);
-    }
-
-    /* AG: my reduced shard to every local peer's AG[l]; every peer's shard to my output */
-    __syncthreads();
-    for (int i = 1; i < G; i++) {
-      const int q = (l + i) % G;
-      send(a, node * G + q, slot(a, g, round, S.ag + l), nullptr, len, mine, stage_value(round, 3 + 2 * L),
-           [&](uint64_t k) { return load_cg(result + k); });
-    }
-    copy_out<T>(a.recv, result, lo, len, a);
-    if (!(ok = wait_local(a, node, l, stage_value(round, 3 + 2 * L)))) break;
-    for (int q = 0; q < G; q++) {
-      if (q == l) continue;
-      unit_range(a, g, j, q, &qlo, &qhi);
-      copy_out<T>(a.recv, slot(a, g, round, S.ag + q), qlo, qhi - qlo, a);
-    }
-    __syncthreads();
+    uint4 *acc = slot(a, h.g, round, h.slots.a), *result = slot(a, h.g, round, h.slots.fin);
+    if (!(ok = reduce_scatter<T, OP>(a, h, j, round, lo, len, acc))) break;
+    if (!(ok = pre_step<T, OP>(a, h, round, len, acc))) break;
+    if (h.vid >= 0)
+      ok = HALVING ? halving_doubling<T, OP>(a, h, round, len, result) : doubling<T, OP>(a, h, round, len, &result);
+    if (!ok || !(ok = post_step(a, h, round, len, &result))) break;
+    if (!(ok = all_gather<T>(a, h, j, round, lo, len, result))) break;
   }
   poison_if_failed<T>(a, ok);
   if (threadIdx.x == 0) {

@@ -94,8 +94,11 @@ static void check_recursive_doubling(int nodes) {
     if (v >= 0) ok &= v < p && nvrar_rd_node(v, nodes) == n, active++;
   }
   ok &= active == p;
-  for (int n = 0; n < nodes; n++) /* pre-step */
-    if (nvrar_rd_sits_out(n, nodes)) have[n + 1] |= have[n];
+  for (int n = 0; n < nodes; n++) { /* pre-step, as the kernel takes it: the taker folds in its sitter's shard */
+    ok &= !(nvrar_rd_sits_out(n, nodes) && nvrar_rd_takes_over(n, nodes));
+    ok &= nvrar_rd_sits_out(n, nodes) == (n + 1 < nodes && nvrar_rd_takes_over(n + 1, nodes));
+    if (nvrar_rd_takes_over(n, nodes)) have[n] |= have[n - 1];
+  }
   for (int s = 0; s < steps; s++) {
     uint64_t next[64];
     memcpy(next, have, sizeof next);
@@ -107,8 +110,8 @@ static void check_recursive_doubling(int nodes) {
     }
     memcpy(have, next, sizeof next);
   }
-  for (int n = 0; n < nodes; n++) /* post-step */
-    if (nvrar_rd_sits_out(n, nodes)) have[n] = have[n + 1];
+  for (int n = 0; n < nodes; n++) /* post-step: the taker hands the result back */
+    if (nvrar_rd_takes_over(n, nodes)) have[n - 1] = have[n];
   for (int n = 0; n < nodes; n++) ok &= have[n] == full;
   if (!ok) fprintf(stderr, "recursive doubling fails for %d nodes\n", nodes);
   CHECK(ok);

@@ -256,6 +256,38 @@ NVRAR_API nvrar_result_t nvrar_all_reduce(nvrar_comm_t comm, const void *sendbuf
                                           size_t count, nvrar_dtype_t dtype, nvrar_op_t op,
                                           nvrar_stream_t stream);
 
+/* Largest hidden size nvrar_all_reduce_add_rmsnorm takes (a row's packs over one block's threads). */
+#define NVRAR_RMSNORM_MAX_HIDDEN 65536
+
+/*
+ * Collective, the end of a tensor-parallel transformer layer in one call: for every row of
+ * `hidden` elements,
+ *   residual <- all_reduce_sum(input) + residual;  out <- rmsnorm(residual) * weight.
+ * input, residual, out: rows x hidden elements of dtype, row-major, device memory of the
+ * communicator's device; weight: hidden elements. out == input is allowed (input is consumed);
+ * residual is updated in place and must not overlap the others. hidden * element size must be a
+ * multiple of 16 bytes (a multiple of 8 for half and bfloat16, of 4 for float), at most
+ * NVRAR_RMSNORM_MAX_HIDDEN; every pointer 16-byte aligned; eps finite and >= 0; rows 0 is a no-op.
+ * The result is this function of the inputs, bitwise on every rank, every step in fp32 with
+ * IEEE round-to-nearest and no contraction:
+ *   s  = nvrar_all_reduce(input, SUM) of this communicator and size (on one node the ranks folded
+ *        in order 0..n-1 in fp32 and rounded once to dtype; with one rank, input itself);
+ *   r  = dtype(float(s) + float(residual)), stored to residual;
+ *   ss = the row's sum of squares of float(r): thread t of 256 takes the row's 16-byte packs
+ *        k = t, t + 256, ... in order and within each its elements in order, acc_t = fmaf(x, x, acc_t)
+ *        from 0; each warp of 32 adds its lanes as a butterfly (lane i adds lane i ^ m, m = 16, 8, 4,
+ *        2, 1); then ss = ((w0 + w1) + w2) + ... + w7 over the 8 warps' sums;
+ *   inv = 1 / sqrt(ss / float(hidden) + eps);
+ *   out = dtype((float(r) * inv) * float(weight)).
+ * Errors as nvrar_all_reduce (NVRAR_ERR_INVALID_ARGUMENT for shapes, alignment, overlap, a weight
+ * or buffer not on the communicator's device: nothing enqueued). Capturable in CUDA graphs; the same
+ * bounded waits: a call that gives up leaves out and residual NaN. Messages one-shot takes run as
+ * one fused kernel; larger ones as the all-reduce then one add + norm kernel (the same result).
+ */
+NVRAR_API nvrar_result_t nvrar_all_reduce_add_rmsnorm(nvrar_comm_t comm, const void *input, void *residual,
+                                                      const void *weight, float eps, void *out, size_t rows,
+                                                      size_t hidden, nvrar_dtype_t dtype, nvrar_stream_t stream);
+
 /*
  * Collective between two ranks: this rank and peer (!= rank) both call it with the same bytes;
  * each rank's sendbuf lands in the other's recvbuf, through NVSHMEM put-with-signal (the path

@@ -158,19 +158,19 @@ nvrar_result_t nvrar_free(nvrar_comm_t comm, void *ptr) {
 
 /* ---- all-reduce ---- */
 
-static nvrar_result_t check_device_buffer(const void *ptr, int device, const char *name) {
+static nvrar_result_t check_device_buffer(const void *ptr, int device, const char *name, const char *fn) {
   struct cudaPointerAttributes attr;
   cudaError_t e = cudaPointerGetAttributes(&attr, ptr);
   if (e != cudaSuccess) {
     (void)cudaGetLastError();
-    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_all_reduce: %s %p is not CUDA memory (%s)", name, ptr,
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "%s: %s %p is not CUDA memory (%s)", fn, name, ptr,
                        cudaGetErrorString(e));
   }
   if (attr.type != cudaMemoryTypeDevice && attr.type != cudaMemoryTypeManaged)
-    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_all_reduce: %s %p is host memory, not device memory", name, ptr);
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "%s: %s %p is host memory, not device memory", fn, name, ptr);
   if (attr.device != device)
     return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT,
-                       "nvrar_all_reduce: %s %p is on device %d but the communicator is on device %d", name, ptr,
+                       "%s: %s %p is on device %d but the communicator is on device %d", fn, name, ptr,
                        attr.device, device);
   return NVRAR_SUCCESS;
 }
@@ -193,9 +193,25 @@ nvrar_result_t nvrar_all_reduce(nvrar_comm_t comm, const void *sendbuf, void *re
   NVRAR_CHECK(nvrar_validate_all_reduce(sendbuf, recvbuf, count, dtype, op, &bytes));
   NVRAR_CHECK(check_healthy(comm, "nvrar_all_reduce"));
   if (count == 0) return NVRAR_SUCCESS;
-  NVRAR_CHECK(check_device_buffer(sendbuf, comm->device, "sendbuf"));
-  if (recvbuf != sendbuf) NVRAR_CHECK(check_device_buffer(recvbuf, comm->device, "recvbuf"));
+  NVRAR_CHECK(check_device_buffer(sendbuf, comm->device, "sendbuf", "nvrar_all_reduce"));
+  if (recvbuf != sendbuf) NVRAR_CHECK(check_device_buffer(recvbuf, comm->device, "recvbuf", "nvrar_all_reduce"));
   return nvrar_comm_enqueue(comm, sendbuf, recvbuf, count, bytes, dtype, op, stream);
+}
+
+nvrar_result_t nvrar_all_reduce_add_rmsnorm(nvrar_comm_t comm, const void *input, void *residual, const void *weight,
+                                           float eps, void *out, size_t rows, size_t hidden, nvrar_dtype_t dtype,
+                                           nvrar_stream_t stream) {
+  static const char fn[] = "nvrar_all_reduce_add_rmsnorm";
+  NVRAR_CHECK(check_comm(comm, fn));
+  size_t bytes = 0;
+  NVRAR_CHECK(nvrar_validate_rmsnorm(input, residual, weight, eps, out, rows, hidden, dtype, &bytes));
+  NVRAR_CHECK(check_healthy(comm, fn));
+  if (rows == 0) return NVRAR_SUCCESS;
+  NVRAR_CHECK(check_device_buffer(input, comm->device, "input", fn));
+  NVRAR_CHECK(check_device_buffer(residual, comm->device, "residual", fn));
+  NVRAR_CHECK(check_device_buffer(weight, comm->device, "weight", fn));
+  if (out != input) NVRAR_CHECK(check_device_buffer(out, comm->device, "out", fn));
+  return nvrar_comm_add_rmsnorm(comm, input, residual, weight, eps, out, rows, hidden, bytes, dtype, stream);
 }
 
 nvrar_result_t nvrar_exchange(nvrar_comm_t comm, const void *sendbuf, void *recvbuf, size_t bytes, int peer,

@@ -67,3 +67,46 @@ nvrar_result_t nvrar_validate_all_reduce(const void *sendbuf, void *recvbuf, siz
   return NVRAR_SUCCESS;
 }
 
+/* 1 if [a, a + an) and [b, b + bn) share a byte. */
+static int overlap(const void *a, size_t an, const void *b, size_t bn) {
+  uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+  return an && bn && x < y + bn && y < x + an;
+}
+
+nvrar_result_t nvrar_validate_rmsnorm(const void *input, const void *residual, const void *weight, float eps,
+                                      const void *out, size_t rows, size_t hidden, nvrar_dtype_t dtype, size_t *bytes) {
+  static const char fn[] = "nvrar_all_reduce_add_rmsnorm";
+  if ((unsigned)dtype >= NVRAR_NUM_DTYPES)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "%s: dtype %d is not an nvrar_dtype_t", fn, (int)dtype);
+  const size_t esize = nvrar_dtype_size(dtype);
+  if (hidden == 0 || hidden > NVRAR_RMSNORM_MAX_HIDDEN || (hidden * esize) % 16)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT,
+                       "%s: hidden %zu of %s must be 1-%d elements filling whole 16-byte packs (a multiple of %zu)", fn,
+                       hidden, nvrar_dtype_name(dtype), NVRAR_RMSNORM_MAX_HIDDEN, 16 / esize);
+  if (!(eps >= 0.0f) || eps > 3.4e38f)
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "%s: eps %g must be finite and >= 0", fn, (double)eps);
+  size_t count = 0, row_bytes = hidden * esize;
+  if (rows > SIZE_MAX / hidden || nvrar_bytes_for(rows * hidden, dtype, bytes))
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "%s: %zu rows of %zu elements overflow the byte count", fn, rows,
+                       hidden);
+  count = rows * hidden;
+  if (count == 0) return NVRAR_SUCCESS;
+  const void *ptrs[4] = {input, residual, weight, out};
+  static const char *names[4] = {"input", "residual", "weight", "out"};
+  for (int i = 0; i < 4; i++) {
+    if (!ptrs[i]) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "%s: %s is NULL with %zu rows", fn, names[i], rows);
+    if ((uintptr_t)ptrs[i] % 16)
+      return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "%s: %s %p is not 16-byte aligned", fn, names[i], ptrs[i]);
+    if ((uintptr_t)ptrs[i] > UINTPTR_MAX - (i == 2 ? row_bytes : *bytes))
+      return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "%s: %s wraps the address space", fn, names[i]);
+  }
+  if (overlap(residual, *bytes, input, *bytes) || overlap(residual, *bytes, out, *bytes) ||
+      overlap(residual, *bytes, weight, row_bytes))
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "%s: residual %p overlaps input, out or weight", fn, residual);
+  if (out != input && overlap(out, *bytes, input, *bytes))
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "%s: out %p and input %p overlap without being equal (in place "
+                       "needs out == input)", fn, out, input);
+  if (overlap(out, *bytes, weight, row_bytes))
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "%s: out %p overlaps weight %p", fn, out, weight);
+  return NVRAR_SUCCESS;
+}

@@ -7,6 +7,19 @@
 #include "algo/table.h"
 #include "comm.h"
 
+/* The first change of stream is logged once: the calls of a communicator must be ordered. A plain
+ * compare on the hot path. */
+static void note_stream(nvrar_comm_t comm, void *stream) {
+  if (stream == comm->last_stream) return;
+  if (comm->used_stream && !comm->stream_noted) {
+    comm->stream_noted = 1;
+    NVRAR_INFO(NVRAR_SUBSYS_COLL, "rank %d: all-reduces on a second stream (%p after %p): they must be ordered with "
+               "the earlier ones (include/nvrar.h)", comm->rank, stream, comm->last_stream);
+  }
+  comm->last_stream = stream;
+  comm->used_stream = 1;
+}
+
 nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *recvbuf, size_t count, size_t bytes,
                                   nvrar_dtype_t dtype, nvrar_op_t op, void *stream) {
   if (comm->nranks == 1) {
@@ -18,15 +31,7 @@ nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *
     }
     return NVRAR_SUCCESS;
   }
-  if (stream != comm->last_stream) { /* a plain compare on the hot path; the log only once */
-    if (comm->used_stream && !comm->stream_noted) {
-      comm->stream_noted = 1;
-      NVRAR_INFO(NVRAR_SUBSYS_COLL, "rank %d: all-reduces on a second stream (%p after %p): they must be ordered with "
-                 "the earlier ones (include/nvrar.h)", comm->rank, stream, comm->last_stream);
-    }
-    comm->last_stream = stream;
-    comm->used_stream = 1;
-  }
+  note_stream(comm, stream);
   nvrar_plan_t plan;
   NVRAR_CHECK(nvrar_plan_tuned(&comm->settings, &comm->capacity, &comm->topo, &comm->tuned[dtype], bytes, &plan));
   nvrar_kernel_args_t args;
@@ -52,6 +57,41 @@ nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *
                        nvrar_algo_name(plan.algo), plan.blocks, plan.threads, cudaGetErrorString((cudaError_t)err));
   NVRAR_TRACE(NVRAR_SUBSYS_COLL, "all_reduce %zu x %s %s: %s, %d x %d", count, nvrar_dtype_name(dtype),
               nvrar_op_name(op), nvrar_algo_name(plan.algo), plan.blocks, plan.threads);
+  return NVRAR_SUCCESS;
+}
+
+nvrar_result_t nvrar_comm_add_rmsnorm(nvrar_comm_t comm, const void *input, void *residual, const void *weight,
+                                      float eps, void *out, size_t rows, size_t hidden, size_t bytes,
+                                      nvrar_dtype_t dtype, void *stream) {
+  const size_t count = rows * hidden;
+  nvrar_norm_args_t n = {residual, out, weight, eps, rows, hidden, hidden * nvrar_dtype_size(dtype) / NVRAR_PACK_BYTES};
+  const uint64_t packs = bytes / NVRAR_PACK_BYTES; /* whole packs: the checks made rows whole packs */
+  int err = 0;
+  const char *path = "add + norm";
+  if (comm->nranks == 1) {
+    err = nvrar_launch_add_rmsnorm(&n, input, dtype, stream); /* s is the input itself */
+  } else {
+    nvrar_plan_t plan;
+    NVRAR_CHECK(nvrar_plan_tuned(&comm->settings, &comm->capacity, &comm->topo, &comm->tuned[dtype], bytes, &plan));
+    if (plan.algo == NVRAR_ALGO_ONESHOT && packs <= comm->oneshot_args.slice_cap) {
+      note_stream(comm, stream);
+      nvrar_kernel_args_t args = comm->oneshot_args;
+      args.send = input;
+      args.recv = out;
+      args.count = count;
+      args.packs = packs;
+      args.aligned = 1;
+      path = "fused one-shot";
+      err = nvrar_launch_oneshot_rmsnorm(&args, &n, dtype, stream);
+    } else {
+      NVRAR_CHECK(nvrar_comm_enqueue(comm, input, out, count, bytes, dtype, NVRAR_SUM, stream));
+      err = nvrar_launch_add_rmsnorm(&n, out, dtype, stream);
+    }
+  }
+  if (err != 0)
+    return nvrar_error(NVRAR_ERR_CUDA, "nvrar_all_reduce_add_rmsnorm: %s kernel launch failed: %s", path,
+                       cudaGetErrorString((cudaError_t)err));
+  NVRAR_TRACE(NVRAR_SUBSYS_COLL, "all_reduce_add_rmsnorm %zu x %zu %s: %s", rows, hidden, nvrar_dtype_name(dtype), path);
   return NVRAR_SUCCESS;
 }
 

@@ -160,5 +160,8 @@ int nvrar_bytes_for(size_t count, nvrar_dtype_t dtype, size_t *bytes);
 /* All checks of nvrar_all_reduce's arguments that need no GPU; sets *bytes. */
 nvrar_result_t nvrar_validate_all_reduce(const void *sendbuf, void *recvbuf, size_t count, nvrar_dtype_t dtype,
                                          nvrar_op_t op, size_t *bytes);
+/* All checks of nvrar_all_reduce_add_rmsnorm's arguments that need no GPU; sets *bytes (of input). */
+nvrar_result_t nvrar_validate_rmsnorm(const void *input, const void *residual, const void *weight, float eps,
+                                      const void *out, size_t rows, size_t hidden, nvrar_dtype_t dtype, size_t *bytes);
 
 #endif /* NVRAR_INTERNAL_H */

@@ -23,15 +23,6 @@
 
 namespace nvrar {
 
-__device__ __forceinline__ uint32_t cell_flag(uint64_t piece_counter) {
-  return (uint32_t)(piece_counter % 0xffffffffull) + 1u;
-}
-
-/* Cell pair index of pack `off` from `source` in parity `parity`. */
-__device__ __forceinline__ uint64_t cell_index(const nvrar_kernel_args_t &a, int parity, int source, uint64_t off) {
-  return (((uint64_t)parity * a.nranks + source) * a.slice_cap + off) * 2;
-}
-
 template <typename T, int OP, int NRANKS>
 __global__ void __launch_bounds__(NVRAR_MAX_THREADS) oneshot_kernel(nvrar_kernel_args_t a) {
   volatile nvrar_device_sync_t *sync = a.sync;
@@ -68,19 +59,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) oneshot_kernel(nvrar_kernel
         if (r == a.rank) {
           v = load_pack<T>(a.send, begin + off, a.count, a.aligned);
         } else {
-          const uint4 *src = cells + cell_index(a, parity, r, off);
-          uint4 c0, c1;
-          Waiter w;
-          for (;;) {
-            c0 = cell_load(src);
-            c1 = cell_load(src + 1);
-            if (c0.y == flag && c0.w == flag && c1.y == flag && c1.w == flag) break;
-            if (w.give_up(a)) {
-              ok = false;
-              break;
-            }
-          }
-          v = make_uint4(c0.x, c0.z, c1.x, c1.z);
+          if (!cell_pair_read(a, cells + cell_index(a, parity, r, off), flag, &v)) ok = false;
         }
         fold<T, OP>(acc, v, r == 0);
       }

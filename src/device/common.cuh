@@ -165,6 +165,16 @@ __device__ __forceinline__ uint4 cell_load(const uint4 *src) {
   return v;
 }
 
+/* The one-shot cells' flag of piece number c (never 0, never repeated before 2^32 - 1 pieces). */
+__device__ __forceinline__ uint32_t cell_flag(uint64_t piece_counter) {
+  return (uint32_t)(piece_counter % 0xffffffffull) + 1u;
+}
+
+/* Cell pair index of pack `off` from `source` in parity `parity` of the one-shot cell buffer. */
+__device__ __forceinline__ uint64_t cell_index(const nvrar_kernel_args_t &a, int parity, int source, uint64_t off) {
+  return (((uint64_t)parity * a.nranks + source) * a.slice_cap + off) * 2;
+}
+
 /* ---- flags ---- */
 __device__ __forceinline__ void flag_release(uint32_t *flag, uint32_t value) {
   asm volatile("st.release.sys.global.u32 [%0], %1;" ::"l"(flag), "r"(value) : "memory");
@@ -212,6 +222,26 @@ struct Waiter {
     return false;
   }
 };
+
+/* A one-shot cell pair: spins (bounded) until both 16-byte cells carry `flag`, then *v is their
+ * pack; false (and *v unspecified) if the wait gave up. */
+__device__ __forceinline__ bool cell_pair_read(const nvrar_kernel_args_t &a, const uint4 *src, uint32_t flag,
+                                               uint4 *v) {
+  uint4 c0, c1;
+  Waiter w;
+  bool ok = true;
+  for (;;) {
+    c0 = cell_load(src);
+    c1 = cell_load(src + 1);
+    if (c0.y == flag && c0.w == flag && c1.y == flag && c1.w == flag) break;
+    if (w.give_up(a)) {
+      ok = false;
+      break;
+    }
+  }
+  *v = make_uint4(c0.x, c0.z, c1.x, c1.z);
+  return ok;
+}
 
 /* Wrap-safe "flag has reached value". */
 __device__ __forceinline__ bool reached(uint32_t flag, uint32_t value) { return (int32_t)(flag - value) >= 0; }

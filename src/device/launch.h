@@ -60,6 +60,14 @@ typedef struct nvrar_kernel_args {
   uint64_t *xsignals;      /* symmetric: the same for nvrar_exchange */
 } nvrar_kernel_args_t;
 
+/* The add + RMSNorm of nvrar_all_reduce_add_rmsnorm, beside the all-reduce's arguments. */
+typedef struct nvrar_norm_args {
+  void *residual, *out;
+  const void *weight;
+  float eps;
+  uint64_t rows, hidden, row_packs; /* row_packs: 16-byte packs per row */
+} nvrar_norm_args_t;
+
 /* Launchers, one per row of src/algo/table.h: 0 on success, else the cudaError_t of the launch. dtype/op
  * are nvrar_dtype_t/nvrar_op_t. */
 typedef int (*nvrar_launch_fn)(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
@@ -69,6 +77,10 @@ int nvrar_launch_ring(const nvrar_kernel_args_t *args, int dtype, int op, int bl
 int nvrar_launch_simple_ring(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
 int nvrar_launch_hier_rd(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
 int nvrar_launch_hier_rhd(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
+/* Add + norm over the all-reduce result `sums` (rows x hidden of dtype; input itself on one rank). */
+int nvrar_launch_add_rmsnorm(const nvrar_norm_args_t *n, const void *sums, int dtype, void *stream);
+/* The fused one-shot: args as the one-shot all-reduce's (send = input), rows x row packs in one piece. */
+int nvrar_launch_oneshot_rmsnorm(const nvrar_kernel_args_t *args, const nvrar_norm_args_t *n, int dtype, void *stream);
 /* args->send/recv/packs/peer describe the exchange. */
 int nvrar_launch_exchange(const nvrar_kernel_args_t *args, int blocks, int threads, void *stream);
 

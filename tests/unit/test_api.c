@@ -47,6 +47,8 @@ int main(void) {
   CHECK(strstr(nvrar_get_last_error(), "destroyed or never created") != NULL);
   CHECK(nvrar_comm_destroy(bogus) == NVRAR_ERR_INVALID_USAGE);
   CHECK(nvrar_comm_abort(NULL) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(nvrar_all_reduce_add_rmsnorm(NULL, a, b, a, 1e-6f, a, 1, 8, NVRAR_BFLOAT16, NULL) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(nvrar_all_reduce_add_rmsnorm(bogus, a, b, a, 1e-6f, a, 1, 8, NVRAR_BFLOAT16, NULL) == NVRAR_ERR_INVALID_USAGE);
   int out;
   CHECK(nvrar_comm_rank(bogus, &out) == NVRAR_ERR_INVALID_USAGE);
   nvrar_result_t async;

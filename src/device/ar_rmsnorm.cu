@@ -1,0 +1,174 @@
+/*
+ * All-reduce + residual add + RMSNorm (nvrar_all_reduce_add_rmsnorm; include/nvrar.h states the
+ * function bit by bit, and tools/rmsnorm_ref.c computes it on the CPU).
+ *
+ * The norm needs a whole row, so work is split by rows: block b of NORM_THREADS threads takes rows
+ * b, b + grid, ...; thread t takes the row's 16-byte packs t, t + 256, ... (the order the header's
+ * sum of squares is defined in), so every row is reduced in the same order whatever the grid.
+ *
+ * Fused one-shot (oneshot_rmsnorm_kernel), a message of one one-shot piece on one node:
+ *   1. push: every rank writes the packs of its rows of input, as one-shot cells (common.cuh), into
+ *      slot [parity][own rank] of every peer's cell buffer, the same cells and piece counter as
+ *      nvrar_all_reduce's one-shot (ar_oneshot.cu states why a slot is never overwritten while read);
+ *   2. per row: fold ranks 0..n-1 in fp32 (its own input read locally), round to T: s; then the
+ *      add and the norm (norm_row below) with s straight from registers.
+ * Add + norm alone (add_rmsnorm_kernel): s read from a buffer, for one rank (s = input) and after
+ * nvrar_all_reduce for the messages one-shot does not take.
+ * A block that gives up (timeout, abort, dead communicator) leaves its rows of out and residual NaN.
+ * Constraints: blockDim.x == NORM_THREADS; the fused one-shot takes one piece (rows x row packs <=
+ * the one-shot slot, slice_cap); any hidden size the header allows.
+ * Test: tests/mp/test_rmsnorm (bitwise against the CPU reference, every rank the same).
+ */
+#include "common.cuh"
+
+namespace nvrar {
+
+constexpr int NORM_THREADS = 256, NORM_WARPS = NORM_THREADS / 32;
+
+/* The row's sum of squares as the header defines it: per-thread fmaf over its packs (already in
+ * acc), a butterfly in each warp, then the warps' sums in order. Every thread gets the same value. */
+__device__ __forceinline__ float row_sum_of_squares(float acc, float *warp_sums) {
+#pragma unroll
+  for (int m = 16; m >= 1; m >>= 1) acc = __fadd_rn(acc, __shfl_xor_sync(0xffffffffu, acc, m));
+  if ((threadIdx.x & 31) == 0) warp_sums[threadIdx.x >> 5] = acc;
+  __syncthreads();
+  float ss = warp_sums[0];
+#pragma unroll
+  for (int w = 1; w < NORM_WARPS; w++) ss = __fadd_rn(ss, warp_sums[w]);
+  __syncthreads(); /* warp_sums is free for the next row */
+  return ss;
+}
+
+/*
+ * One row: r = T(s + residual) stored to residual, the sum of squares of r, then
+ * out = T(r * inv * weight). s(k) gives the row's pack k of the all-reduce result.
+ */
+template <typename T, typename S>
+__device__ __forceinline__ void norm_row(const nvrar_norm_args_t &n, uint64_t row, float *warp_sums, S s) {
+  constexpr int N = Pack<T>::N;
+  uint4 *res = static_cast<uint4 *>(n.residual) + row * n.row_packs;
+  uint4 *out = static_cast<uint4 *>(n.out) + row * n.row_packs;
+  const uint4 *w = static_cast<const uint4 *>(n.weight);
+  float acc = 0.0f;
+  for (uint64_t k = threadIdx.x; k < n.row_packs; k += NORM_THREADS) {
+    Pack<T> x, y;
+    unpack<T>(s(k), x);
+    unpack<T>(res[k], y);
+#pragma unroll
+    for (int e = 0; e < N; e++) y.v[e] = __fadd_rn(x.v[e], y.v[e]);
+    const uint4 r = repack<T>(y);
+    res[k] = r; /* read back below by this same thread */
+    unpack<T>(r, y); /* the rounded r, as the header's sum takes it */
+#pragma unroll
+    for (int e = 0; e < N; e++) acc = __fmaf_rn(y.v[e], y.v[e], acc);
+  }
+  const float ss = row_sum_of_squares(acc, warp_sums);
+  const float inv = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(__fdiv_rn(ss, (float)n.hidden), n.eps)));
+  for (uint64_t k = threadIdx.x; k < n.row_packs; k += NORM_THREADS) {
+    Pack<T> y, g;
+    unpack<T>(res[k], y);
+    unpack<T>(w[k], g);
+#pragma unroll
+    for (int e = 0; e < N; e++) y.v[e] = __fmul_rn(__fmul_rn(y.v[e], inv), g.v[e]);
+    out[k] = repack<T>(y);
+  }
+}
+
+/* A block that gave up: NaN over its rows of out and residual (0xff bytes, a NaN in every dtype). */
+__device__ __forceinline__ void poison_rows(const nvrar_norm_args_t &n, bool ok) {
+  if (__syncthreads_and(ok)) return;
+  const uint4 nan = make_uint4(~0u, ~0u, ~0u, ~0u);
+  for (uint64_t row = blockIdx.x; row < n.rows; row += gridDim.x)
+    for (uint64_t k = threadIdx.x; k < n.row_packs; k += blockDim.x) {
+      static_cast<uint4 *>(n.out)[row * n.row_packs + k] = nan;
+      static_cast<uint4 *>(n.residual)[row * n.row_packs + k] = nan;
+    }
+}
+
+template <typename T>
+__global__ void __launch_bounds__(NORM_THREADS) add_rmsnorm_kernel(nvrar_norm_args_t n, const uint4 *sums) {
+  __shared__ float warp_sums[NORM_WARPS];
+  for (uint64_t row = blockIdx.x; row < n.rows; row += gridDim.x)
+    norm_row<T>(n, row, warp_sums, [&](uint64_t k) { return sums[row * n.row_packs + k]; });
+}
+
+template <typename T, int NRANKS>
+__global__ void __launch_bounds__(NORM_THREADS) oneshot_rmsnorm_kernel(nvrar_kernel_args_t a, nvrar_norm_args_t n) {
+  __shared__ float warp_sums[NORM_WARPS];
+  volatile nvrar_device_sync_t *sync = a.sync;
+  const uint64_t base = sync->ll_count, counter = base + 1;
+  const uint32_t flag = cell_flag(counter);
+  const int parity = (int)(counter & 1);
+  const uint4 *in = static_cast<const uint4 *>(a.send);
+  uint4 *cells = static_cast<uint4 *>(a.stage[a.rank]);
+  bool ok = block_alive(a);
+
+  if (ok) {
+    for (uint64_t row = blockIdx.x; row < n.rows; row += gridDim.x) {
+      for (uint64_t k = threadIdx.x; k < n.row_packs; k += blockDim.x) {
+        const uint64_t off = row * n.row_packs + k;
+        const uint4 v = in[off];
+        const uint64_t idx = cell_index(a, parity, a.rank, off);
+#pragma unroll
+        for (int i = 1; i < NRANKS; i++) {
+          uint4 *dst = static_cast<uint4 *>(a.stage[(a.rank + i) % NRANKS]) + idx;
+          cell_store(dst, v.x, v.y, flag);
+          cell_store(dst + 1, v.z, v.w, flag);
+        }
+      }
+    }
+    for (uint64_t row = blockIdx.x; row < n.rows && ok; row += gridDim.x) {
+      bool row_ok = true;
+      norm_row<T>(n, row, warp_sums, [&](uint64_t k) {
+        const uint64_t off = row * n.row_packs + k;
+        Pack<T> acc;
+#pragma unroll
+        for (int r = 0; r < NRANKS; r++) {
+          uint4 v = in[off];
+          if (r != a.rank && !cell_pair_read(a, cells + cell_index(a, parity, r, off), flag, &v)) row_ok = false;
+          fold<T, NVRAR_SUM>(acc, v, r == 0);
+        }
+        return repack<T>(acc);
+      });
+      ok = __syncthreads_and(row_ok);
+    }
+  }
+  poison_rows(n, ok);
+
+  /* The last block to finish publishes the piece counter, as the one-shot all-reduce does. */
+  if (threadIdx.x == 0) {
+    __threadfence();
+    uint32_t done = atomicAdd((uint32_t *)&a.sync->arrived, 1u);
+    if (done == gridDim.x - 1) {
+      sync->arrived = 0;
+      sync->ll_count = base + 1;
+    }
+  }
+}
+
+static int norm_grid(uint64_t rows) { return (int)(rows < NVRAR_MAX_BLOCKS ? rows : NVRAR_MAX_BLOCKS); }
+
+}  // namespace nvrar
+
+extern "C" int nvrar_launch_add_rmsnorm(const nvrar_norm_args_t *n, const void *sums, int dtype, void *stream) {
+  using namespace nvrar;
+  if (!n->rows) return 0;
+  cudaStream_t s = (cudaStream_t)stream;
+  const uint4 *in = static_cast<const uint4 *>(sums);
+  NVRAR_SWITCH_DTYPE(dtype, T, add_rmsnorm_kernel<T><<<norm_grid(n->rows), NORM_THREADS, 0, s>>>(*n, in));
+  return (int)cudaGetLastError();
+}
+
+extern "C" int nvrar_launch_oneshot_rmsnorm(const nvrar_kernel_args_t *args, const nvrar_norm_args_t *n, int dtype,
+                                            void *stream) {
+  using namespace nvrar;
+  if (!n->rows) return 0;
+  if (n->rows * n->row_packs > args->slice_cap)
+    return (int)cudaErrorInvalidValue;
+  cudaStream_t s = (cudaStream_t)stream;
+  NVRAR_SWITCH_DTYPE(dtype, T,
+    NVRAR_SWITCH_RANKS(args->nranks, NRANKS,
+      oneshot_rmsnorm_kernel<T, NRANKS><<<norm_grid(n->rows), NORM_THREADS, 0, s>>>(*args, *n);
+      return (int)cudaGetLastError()));
+  return (int)cudaErrorInvalidValue;
+}

@@ -139,6 +139,8 @@ def _declare(lib):
         "nvrar_malloc": (r, [c_void_p, c_size_t, ctypes.POINTER(c_void_p)]),
         "nvrar_free": (r, [c_void_p, c_void_p]),
         "nvrar_all_reduce": (r, [c_void_p, c_void_p, c_void_p, c_size_t, c_int, c_int, c_void_p]),
+        "nvrar_all_reduce_add_rmsnorm": (r, [c_void_p, c_void_p, c_void_p, c_void_p, ctypes.c_float, c_void_p,
+                                             c_size_t, c_size_t, c_int, c_void_p]),
         "nvrar_exchange": (r, [c_void_p, c_void_p, c_void_p, c_size_t, c_int, c_void_p]),
         "nvrar_dtype_size": (c_size_t, [c_int]),
         "nvrar_algo_info": (r, [c_int, ctypes.POINTER(c_char_p), ctypes.POINTER(c_int)]),

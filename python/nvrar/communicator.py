@@ -7,6 +7,7 @@ dependency of `import nvrar`).
     buf = comm.allocate_tensor((4096,), torch.bfloat16)   # symmetric memory (nvrar_malloc)
     comm.free(buf)                                 # collective, like allocate_tensor
     comm.all_reduce_(t)                            # in place as the torch op nvrar::all_reduce_ (torch.compile)
+    comm.all_reduce_add_rmsnorm(x, residual, weight, 1e-5)  # residual += sum(x); x = rmsnorm(residual) * weight
     comm.close()                                   # collective; also frees what was not freed
 
 All-reduces are stream-ordered and capturable in CUDA graphs, as nvrar_all_reduce is.
@@ -39,6 +40,18 @@ def _register_op():
 
     @all_reduce_.register_fake
     def _(tensor, comm_id, op):
+        return None
+
+    @torch.library.custom_op("nvrar::all_reduce_add_rmsnorm_", mutates_args=("x", "residual"), device_types="cuda")
+    def all_reduce_add_rmsnorm_(x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, eps: float,
+                                comm_id: int) -> None:
+        comm = _LIVE.get(comm_id)
+        if comm is None:
+            raise RuntimeError(f"nvrar::all_reduce_add_rmsnorm_: communicator {comm_id} is closed or never existed")
+        comm.all_reduce_add_rmsnorm(x, residual, weight, eps, out=x)
+
+    @all_reduce_add_rmsnorm_.register_fake
+    def _(x, residual, weight, eps, comm_id):
         return None
 
     _op_registered[0] = True
@@ -256,6 +269,41 @@ class Communicator:
             with torch.cuda.device(self.device):
                 check(_lib().nvrar_all_reduce(*args))
         return out
+
+    def all_reduce_add_rmsnorm(self, x, residual, weight, eps, out=None):
+        """The end of a tensor-parallel layer in one call (nvrar_all_reduce_add_rmsnorm): residual <-
+        all_reduce_sum(x) + residual, in place; out <- rmsnorm(residual) * weight, into `out` or over x.
+        x, residual, out: (..., hidden) contiguous tensors of one dtype on this communicator's device,
+        weight: (hidden,). The rounding steps are include/nvrar.h's, bitwise the same on every rank.
+        Returns out."""
+        from . import _lib, check
+        torch = _torch()
+        for name, t in (("x", x), ("residual", residual), ("weight", weight)):
+            self._check_tensor(t, name)
+        out = x if out is None else out
+        self._check_tensor(out, "out")
+        hidden = x.shape[-1] if x.dim() else 1
+        for name, t in (("residual", residual), ("out", out)):
+            if t.dtype != x.dtype or t.shape != x.shape:
+                raise ValueError(f"{name} ({t.dtype}, {tuple(t.shape)}) must match x ({x.dtype}, {tuple(x.shape)})")
+        if weight.dtype != x.dtype or weight.shape != (hidden,):
+            raise ValueError(f"weight ({weight.dtype}, {tuple(weight.shape)}) must be ({x.dtype}, ({hidden},))")
+        rows = x.numel() // hidden if hidden else 0
+        stream = torch.cuda.current_stream(self.device).cuda_stream
+        args = (self._handle(), ctypes.c_void_p(x.data_ptr()), ctypes.c_void_p(residual.data_ptr()),
+                ctypes.c_void_p(weight.data_ptr()), ctypes.c_float(_native.c_value("eps", _native.c_double, eps)),
+                ctypes.c_void_p(out.data_ptr()), rows, hidden, _dtype_code(x.dtype), ctypes.c_void_p(stream))
+        if torch.cuda.current_device() == self.device.index:
+            check(_lib().nvrar_all_reduce_add_rmsnorm(*args))
+        else:
+            with torch.cuda.device(self.device):
+                check(_lib().nvrar_all_reduce_add_rmsnorm(*args))
+        return out
+
+    def all_reduce_add_rmsnorm_(self, x, residual, weight, eps):
+        """all_reduce_add_rmsnorm with out = x through the torch.library op nvrar::all_reduce_add_rmsnorm_
+        (x and residual mutated): the form for torch.compile and torch's graph capture."""
+        return _torch().ops.nvrar.all_reduce_add_rmsnorm_(x, residual, weight, float(eps), self.id)
 
     def all_reduce_(self, tensor, op="sum"):
         """In place through the torch.library op nvrar::all_reduce_: the form for torch.compile

@@ -185,6 +185,43 @@ def main():
         wrong += int((xin2 != expect).sum())
     check("CUDA graph through nvrar::all_reduce_: 20 replays, every element right", wrong == 0, f"#wrong {wrong}")
 
+    # all-reduce + residual add + RMSNorm: close to a float64 reference (the bitwise check against the
+    # C reference is tests/mp/test_rmsnorm), the same bits on every rank, opcheck, a captured graph
+    rows, hidden, eps = 4, 4096, 1e-5
+    xs = [data(rows * hidden, torch.bfloat16, r, 71).view(rows, hidden) for r in range(world)]
+    res0 = data(rows * hidden, torch.bfloat16, 0, 72).view(rows, hidden)
+    w = data(hidden, torch.bfloat16, 0, 73) + 1
+    x, res = xs[rank].clone(), res0.clone()
+    comm.all_reduce_add_rmsnorm(x, res, w, eps)
+    torch.cuda.synchronize()
+    r64 = (sum(v.double() for v in xs) + res0.double())
+    out64 = r64 * torch.rsqrt(r64.pow(2).mean(-1, keepdim=True) + eps) * w.double()
+    close = bool(torch.allclose(x.double(), out64, rtol=2e-2, atol=2e-2)) and bool(
+        torch.allclose(res.double(), r64, rtol=1e-2, atol=1e-2))
+    check("all_reduce_add_rmsnorm close to the float64 reference", close)
+    mine = torch.cat([x.flatten(), res.flatten()]).view(torch.int16).to("cpu" if SHARED else x.device).long()
+    total = mine.clone()
+    dist.all_reduce(total)
+    check("all_reduce_add_rmsnorm: the same bits on every rank", torch.equal(total, mine * world))
+    try:
+        opcheck(torch.ops.nvrar.all_reduce_add_rmsnorm_.default, (xs[rank].clone(), res0.clone(), w, eps, comm.id))
+        check("opcheck(nvrar::all_reduce_add_rmsnorm_)", True)
+    except Exception as e:  # noqa: BLE001
+        check("opcheck(nvrar::all_reduce_add_rmsnorm_)", False, f"{type(e).__name__}: {e}"[:300])
+    gx, gres = xs[rank].clone(), res0.clone()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        comm.all_reduce_add_rmsnorm_(gx.clone(), gres.clone(), w, eps)  # warm-up outside the capture
+    torch.cuda.current_stream().wait_stream(s)
+    graph3 = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph3):
+        comm.all_reduce_add_rmsnorm_(gx, gres, w, eps)
+    gx.copy_(xs[rank])
+    gres.copy_(res0)
+    graph3.replay()
+    torch.cuda.synchronize()
+    check("all_reduce_add_rmsnorm_ from a CUDA graph == eager", torch.equal(gx, x) and torch.equal(gres, res))
+
     comm.close()
     comm.close()  # idempotent
     check("close() twice is harmless", True)

@@ -234,6 +234,12 @@ if [ "$mode" = python ]; then
       --nvrar-perf "$LOGS/perf.graph.g4.python_ref.json"
     tail -30 "$LOGS/compare_torch.g4.log" | grep -E "^\||^Host|^bf16"
   fi
+  # the decode step of Llama-shaped layers with each all-reduce (bench/tp_decode.py), on 2 and 4 GPUs
+  for n in 2 4; do
+    [ "$ngpu" -ge $n ] || continue
+    run "tp_decode.g$n" 500 torchrun --nproc_per_node=$n bench/tp_decode.py --out "$LOGS"
+    cat "$LOGS/tp_decode_w$n.md" 2>/dev/null
+  done
   finish
 fi
 

@@ -61,8 +61,10 @@ nvrar_result_t nvrar_comm_exchange(nvrar_comm_t comm, const void *sendbuf, void 
                                    void *stream);
 nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *recvbuf, size_t count,
                                   size_t bytes, nvrar_dtype_t dtype, nvrar_op_t op, void *stream);
-/* nvrar_all_reduce_add_rmsnorm after its checks (enqueue.c): the fused one-shot where the planner
- * gives the size one-shot, else the all-reduce into out and the add + norm kernel. */
+/* nvrar_all_reduce_add_rmsnorm after its checks (enqueue.c): where the planner gives the size
+ * one-shot or two-shot, that family fused with the add and the norm (one kernel); otherwise (the
+ * ring family, across nodes, rows too large for the slots) nvrar_all_reduce into out, then the add +
+ * norm kernel. */
 nvrar_result_t nvrar_comm_add_rmsnorm(nvrar_comm_t comm, const void *input, void *residual, const void *weight,
                                       float eps, void *out, size_t rows, size_t hidden, size_t bytes,
                                       nvrar_dtype_t dtype, void *stream);

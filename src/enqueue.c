@@ -83,6 +83,18 @@ nvrar_result_t nvrar_comm_add_rmsnorm(nvrar_comm_t comm, const void *input, void
       args.aligned = 1;
       path = "fused one-shot";
       err = nvrar_launch_oneshot_rmsnorm(&args, &n, dtype, stream);
+    } else if ((plan.algo == NVRAR_ALGO_TWOSHOT || plan.algo == NVRAR_ALGO_ONESHOT) &&
+               2 * ((rows + (size_t)comm->nranks - 1) / (size_t)comm->nranks) * n.row_packs <=
+                   comm->twoshot_args.slice_cap) {
+      note_stream(comm, stream);
+      nvrar_kernel_args_t args = comm->twoshot_args;
+      args.send = input;
+      args.recv = out;
+      args.count = count;
+      args.packs = packs;
+      args.aligned = 1;
+      path = "fused two-shot";
+      err = nvrar_launch_twoshot_rmsnorm(&args, &n, dtype, stream);
     } else {
       NVRAR_CHECK(nvrar_comm_enqueue(comm, input, out, count, bytes, dtype, NVRAR_SUM, stream));
       err = nvrar_launch_add_rmsnorm(&n, out, dtype, stream);

@@ -12,8 +12,9 @@
  *      nvrar_all_reduce's one-shot (ar_oneshot.cu states why a slot is never overwritten while read);
  *   2. per row: fold ranks 0..n-1 in fp32 (its own input read locally), round to T: s; then the
  *      add and the norm (norm_row below) with s straight from registers.
+ * Fused two-shot (twoshot_rmsnorm_kernel, below): rows split over ranks, for two-shot's sizes.
  * Add + norm alone (add_rmsnorm_kernel): s read from a buffer, for one rank (s = input) and after
- * nvrar_all_reduce for the messages one-shot does not take.
+ * nvrar_all_reduce where it takes the ring family or spans nodes.
  * A block that gives up (timeout, abort, dead communicator) leaves its rows of out and residual NaN.
  * Constraints: blockDim.x == NORM_THREADS; the fused one-shot takes one piece (rows x row packs <=
  * the one-shot slot, slice_cap); any hidden size the header allows.
@@ -146,6 +147,82 @@ __global__ void __launch_bounds__(NORM_THREADS) oneshot_rmsnorm_kernel(nvrar_ker
   }
 }
 
+/*
+ * Fused two-shot: rank q owns rows q, q + n, q + 2n, ... (its j-th row is q + j n); block b of every
+ * rank takes owned rows j = b, b + grid, ... of every rank, so that the blocks that meet at a
+ * barrier move the same rows.
+ *   1. scatter: rank r stores its input's rows owned by q into q's scatter slot [r] (NVLink stores);
+ *   barrier A (this block index, all ranks, two-shot's flags and sequence counters);
+ *   2. per owned row: fold ranks 0..n-1 in order (its own input read locally, the others from its
+ *      scatter slots), add and norm (norm_row), then store the row's out and residual into gather
+ *      slot [q] of every other rank (out at j, residual at owned_max + j, in rows);
+ *   barrier B;
+ *   3. copy every other rank's out and residual rows from the gather slots.
+ * Slot reuse follows the two-shot all-reduce's argument (ar_twoshot.cu): barrier A of a call is
+ * passed only when every rank has finished its previous kernel.
+ */
+template <typename T, int NRANKS>
+__global__ void __launch_bounds__(NORM_THREADS) twoshot_rmsnorm_kernel(nvrar_kernel_args_t a, nvrar_norm_args_t n) {
+  __shared__ float warp_sums[NORM_WARPS];
+  const uint64_t P = n.row_packs, owned_max = (n.rows + NRANKS - 1) / NRANKS;
+  const uint64_t gather = (uint64_t)NRANKS * a.slice_cap; /* gather slots follow the scatter slots */
+  const uint4 *in = static_cast<const uint4 *>(a.send);
+  uint4 *mine = static_cast<uint4 *>(a.stage[a.rank]), *out = static_cast<uint4 *>(n.out);
+  uint4 *res = static_cast<uint4 *>(n.residual);
+  uint32_t seq = a.sync->seq[blockIdx.x];
+  auto owned = [&](int q) { return n.rows > (uint64_t)q ? (n.rows - q + NRANKS - 1) / NRANKS : 0; };
+  bool ok = block_alive(a);
+
+  if (ok) {
+#pragma unroll
+    for (int i = 1; i < NRANKS; i++) { /* 1. scatter */
+      const int q = (a.rank + i) % NRANKS;
+      uint4 *dst = static_cast<uint4 *>(a.stage[q]) + (uint64_t)a.rank * a.slice_cap;
+      for (uint64_t j = blockIdx.x; j < owned(q); j += gridDim.x)
+        for (uint64_t k = threadIdx.x; k < P; k += blockDim.x) dst[j * P + k] = in[(q + j * NRANKS) * P + k];
+    }
+    ok = block_barrier<NRANKS>(a, 0, ++seq);
+  }
+  if (ok) { /* 2. reduce, add and norm the owned rows; hand out and residual to every other rank */
+    for (uint64_t j = blockIdx.x; j < owned(a.rank); j += gridDim.x) {
+      const uint64_t row = a.rank + j * NRANKS;
+      norm_row<T>(n, row, warp_sums, [&](uint64_t k) {
+        Pack<T> acc;
+#pragma unroll
+        for (int r = 0; r < NRANKS; r++)
+          fold<T, NVRAR_SUM>(acc, r == a.rank ? in[row * P + k] : load_cg(mine + (uint64_t)r * a.slice_cap + j * P + k),
+                             r == 0);
+        return repack<T>(acc);
+      });
+      __syncthreads(); /* the row's out and residual, written by norm_row's threads, are complete */
+#pragma unroll
+      for (int i = 1; i < NRANKS; i++) {
+        uint4 *dst = static_cast<uint4 *>(a.stage[(a.rank + i) % NRANKS]) + gather + (uint64_t)a.rank * a.slice_cap;
+        for (uint64_t k = threadIdx.x; k < P; k += blockDim.x) {
+          dst[j * P + k] = out[row * P + k];
+          dst[(owned_max + j) * P + k] = res[row * P + k];
+        }
+      }
+    }
+    ok = block_barrier<NRANKS>(a, 1, ++seq);
+  }
+  if (ok) {
+#pragma unroll
+    for (int i = 1; i < NRANKS; i++) { /* 3. gather */
+      const int q = (a.rank + i) % NRANKS;
+      const uint4 *src = mine + gather + (uint64_t)q * a.slice_cap;
+      for (uint64_t j = blockIdx.x; j < owned(q); j += gridDim.x)
+        for (uint64_t k = threadIdx.x; k < P; k += blockDim.x) {
+          const uint64_t row = q + j * NRANKS;
+          out[row * P + k] = load_cg(src + j * P + k);
+          res[row * P + k] = load_cg(src + (owned_max + j) * P + k);
+        }
+    }
+  }
+  poison_rows(n, ok);
+  if (threadIdx.x == 0) a.sync->seq[blockIdx.x] = seq;
+}
+
 static int norm_grid(uint64_t rows) { return (int)(rows < NVRAR_MAX_BLOCKS ? rows : NVRAR_MAX_BLOCKS); }
 
 }  // namespace nvrar
@@ -169,6 +246,20 @@ extern "C" int nvrar_launch_oneshot_rmsnorm(const nvrar_kernel_args_t *args, con
   NVRAR_SWITCH_DTYPE(dtype, T,
     NVRAR_SWITCH_RANKS(args->nranks, NRANKS,
       oneshot_rmsnorm_kernel<T, NRANKS><<<norm_grid(n->rows), NORM_THREADS, 0, s>>>(*args, *n);
+      return (int)cudaGetLastError()));
+  return (int)cudaErrorInvalidValue;
+}
+
+extern "C" int nvrar_launch_twoshot_rmsnorm(const nvrar_kernel_args_t *args, const nvrar_norm_args_t *n, int dtype,
+                                            void *stream) {
+  using namespace nvrar;
+  if (!n->rows) return 0;
+  const uint64_t owned_max = (n->rows + args->nranks - 1) / args->nranks;
+  if (2 * owned_max * n->row_packs > args->slice_cap) return (int)cudaErrorInvalidValue;
+  cudaStream_t s = (cudaStream_t)stream;
+  NVRAR_SWITCH_DTYPE(dtype, T,
+    NVRAR_SWITCH_RANKS(args->nranks, NRANKS,
+      twoshot_rmsnorm_kernel<T, NRANKS><<<norm_grid(owned_max), NORM_THREADS, 0, s>>>(*args, *n);
       return (int)cudaGetLastError()));
   return (int)cudaErrorInvalidValue;
 }

@@ -81,6 +81,9 @@ int nvrar_launch_hier_rhd(const nvrar_kernel_args_t *args, int dtype, int op, in
 int nvrar_launch_add_rmsnorm(const nvrar_norm_args_t *n, const void *sums, int dtype, void *stream);
 /* The fused one-shot: args as the one-shot all-reduce's (send = input), rows x row packs in one piece. */
 int nvrar_launch_oneshot_rmsnorm(const nvrar_kernel_args_t *args, const nvrar_norm_args_t *n, int dtype, void *stream);
+/* The fused two-shot: args as the two-shot all-reduce's; rows owned cyclically by the ranks, their out and
+ * residual in each gather slot (2 x owned rows x row packs <= slice_cap). */
+int nvrar_launch_twoshot_rmsnorm(const nvrar_kernel_args_t *args, const nvrar_norm_args_t *n, int dtype, void *stream);
 /* args->send/recv/packs/peer describe the exchange. */
 int nvrar_launch_exchange(const nvrar_kernel_args_t *args, int blocks, int threads, void *stream);
 

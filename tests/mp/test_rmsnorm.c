@@ -1,6 +1,7 @@
 /*
- * nvrar_all_reduce_add_rmsnorm on the GPU: for every dtype, row shapes on both paths (the fused
- * one-shot and, past one-shot's sizes, the all-reduce then add + norm), in and out of place, and
+ * nvrar_all_reduce_add_rmsnorm on the GPU: for every dtype, row shapes on every path (the fused
+ * one-shot and two-shot, the all-reduce then add + norm under NVRAR_ALGO=ring or across virtual
+ * nodes, the add + norm alone on one rank), in and out of place, and
  * once from a CUDA graph: out and residual bitwise equal to the CPU reference (tools/rmsnorm_ref.c)
  * and the same on every rank, on non-integer data; bad shapes and a weight in host memory refused
  * with nothing written.
@@ -19,7 +20,19 @@ static unsigned long long fnv(const unsigned char *p, size_t n, unsigned long lo
   return h;
 }
 
-/* One checked call; returns the number of elements of out and residual that differ from the reference. */
+/* The all-reduce folds the ranks in order (one-shot, two-shot: one node, no ring forced), so s is
+ * the reference's own fold; else s is whatever nvrar_all_reduce gives (the header's definition). */
+static int folds_in_rank_order(nvrar_comm_t comm, int nranks) {
+  const char *algo = getenv("NVRAR_ALGO");
+  int local = 0;
+  MP_NVRAR(nvrar_comm_local_size(comm, &local));
+  return local == nranks && (!algo || !*algo || !strcmp(algo, "auto") || !strcmp(algo, "oneshot") ||
+                             !strcmp(algo, "twoshot"));
+}
+
+/* One checked call; returns the number of elements of out and residual that differ from the reference:
+ * the reference over s = nvrar_all_reduce(input) of this communicator, and over the ranks' inputs
+ * themselves where the all-reduce folds in rank order. */
 static unsigned long long run_case(nvrar_job_t *job, nvrar_comm_t comm, cudaStream_t s, int dtype, shape_t sh,
                                    int inplace, int graph, uint32_t seed, unsigned long long *digest) {
   const size_t esize = nvrar_dtype_size((nvrar_dtype_t)dtype), bytes = sh.rows * sh.hidden * esize;
@@ -42,6 +55,13 @@ static unsigned long long run_case(nvrar_job_t *job, nvrar_comm_t comm, cudaStre
   MP_CUDA(cudaMemcpy(res, d_res, bytes, cudaMemcpyDeviceToHost));
   MP_CUDA(cudaMemcpy(w, d_w, wbytes, cudaMemcpyDeviceToHost));
   MP_EXPECT(nvrar_job_allgather(job, got_out, all_in, bytes) == 0);
+  unsigned char *d_s, *sum = malloc(bytes);
+  MP_EXPECT(sum != NULL);
+  MP_CUDA(cudaMalloc((void **)&d_s, bytes));
+  MP_NVRAR(nvrar_all_reduce(comm, d_in, d_s, sh.rows * sh.hidden, (nvrar_dtype_t)dtype, NVRAR_SUM, s));
+  MP_CUDA(cudaStreamSynchronize(s));
+  MP_CUDA(cudaMemcpy(sum, d_s, bytes, cudaMemcpyDeviceToHost));
+  MP_CUDA(cudaFree(d_s));
 
   if (graph) {
     cudaGraph_t g;
@@ -61,14 +81,24 @@ static unsigned long long run_case(nvrar_job_t *job, nvrar_comm_t comm, cudaStre
   MP_CUDA(cudaMemcpy(got_out, out, bytes, cudaMemcpyDeviceToHost));
   MP_CUDA(cudaMemcpy(got_res, d_res, bytes, cudaMemcpyDeviceToHost));
 
-  const void *ins[64];
-  for (int r = 0; r < job->nranks && r < 64; r++) ins[r] = all_in + (size_t)r * bytes;
-  MP_EXPECT(nvrar_ref_add_rmsnorm(ins, job->nranks, res, w, 1e-6f, ref_out, sh.rows, sh.hidden, dtype) == 0);
   unsigned long long wrong = 0;
+  unsigned char *res_copy = malloc(bytes), *ref_out2 = malloc(bytes);
+  MP_EXPECT(res_copy && ref_out2);
+  memcpy(res_copy, res, bytes);
+  const void *one[1] = {sum};
+  MP_EXPECT(nvrar_ref_add_rmsnorm(one, 1, res, w, 1e-6f, ref_out, sh.rows, sh.hidden, dtype) == 0);
   for (size_t i = 0; i < sh.rows * sh.hidden; i++) {
     wrong += memcmp(got_out + i * esize, ref_out + i * esize, esize) != 0;
     wrong += memcmp(got_res + i * esize, res + i * esize, esize) != 0;
   }
+  if (folds_in_rank_order(comm, job->nranks)) { /* the same bits from the ranks' inputs themselves */
+    const void *ins[64];
+    for (int r = 0; r < job->nranks && r < 64; r++) ins[r] = all_in + (size_t)r * bytes;
+    MP_EXPECT(nvrar_ref_add_rmsnorm(ins, job->nranks, res_copy, w, 1e-6f, ref_out2, sh.rows, sh.hidden, dtype) == 0);
+    wrong += memcmp(ref_out2, ref_out, bytes) != 0;
+    wrong += memcmp(res_copy, res, bytes) != 0;
+  }
+  free(res_copy), free(ref_out2), free(sum);
   *digest = fnv(got_res, bytes, fnv(got_out, bytes, 14695981039346656037ull));
   free(all_in), free(res), free(w), free(got_out), free(got_res), free(ref_out);
   MP_CUDA(cudaFree(d_in));

@@ -17,7 +17,7 @@ import torch
 import torch.distributed as dist
 
 import nvrar
-from torch_timing import eager_us, graph_us, host_us, mean, slowest
+from torch_timing import eager_us, graph_us, host_us, mean, pyplot, slowest
 
 
 def main():
@@ -125,12 +125,8 @@ def write(rows, world, args):
         lines += [f"| {r['bytes']} | {r['nvrar_host_us']:.2f} | {r['nccl_host_us']:.2f} |" for r in host]
     open(base + ".md", "w").write("\n".join(lines) + "\n")
     print("\n".join(lines))
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no PNG")
+    plt = pyplot()
+    if plt is None:
         return
     fig, ax = plt.subplots(figsize=(8, 5))
     for m in cols:

@@ -78,3 +78,15 @@ def mean(value):
     t = torch.tensor([value], dtype=torch.float64, device="cuda")
     dist.all_reduce(t)
     return float(t.item()) / dist.get_world_size()
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, or None (and a line saying so) when it is not installed."""
+    try:
+        import matplotlib  # noqa: PLC0415  (optional: the tables come without it)
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+    except ImportError:
+        print("matplotlib is not installed: no PNG")
+        return None
+    return plt

@@ -18,7 +18,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 import nvrar
-from torch_timing import graph_us
+from torch_timing import graph_us, pyplot
 
 MODES = ["none", "nccl", "symm", "nvrar", "nvrar_fused"]
 
@@ -192,12 +192,8 @@ def write(rows, tp, modes, args):
     with open(base + ".md", "w") as f:
         f.write(text)
     print(text)
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no PNG")
+    plt = pyplot()
+    if plt is None:
         return
     fig, ax = plt.subplots(figsize=(7, 4))
     batches = [r["batch"] for r in rows]

@@ -60,6 +60,18 @@ nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *
   return NVRAR_SUCCESS;
 }
 
+/* An all-reduce argument template with this call's buffers (whole 16-byte-aligned packs). */
+static nvrar_kernel_args_t fused_args(const nvrar_kernel_args_t *template_args, const void *input, void *out,
+                                      size_t count, uint64_t packs) {
+  nvrar_kernel_args_t args = *template_args;
+  args.send = input;
+  args.recv = out;
+  args.count = count;
+  args.packs = packs;
+  args.aligned = 1;
+  return args;
+}
+
 nvrar_result_t nvrar_comm_add_rmsnorm(nvrar_comm_t comm, const void *input, void *residual, const void *weight,
                                       float eps, void *out, size_t rows, size_t hidden, size_t bytes,
                                       nvrar_dtype_t dtype, void *stream) {
@@ -73,26 +85,16 @@ nvrar_result_t nvrar_comm_add_rmsnorm(nvrar_comm_t comm, const void *input, void
   } else {
     nvrar_plan_t plan;
     NVRAR_CHECK(nvrar_plan_tuned(&comm->settings, &comm->capacity, &comm->topo, &comm->tuned[dtype], bytes, &plan));
+    const size_t owned = (rows + (size_t)comm->nranks - 1) / (size_t)comm->nranks; /* rows per rank, two-shot */
     if (plan.algo == NVRAR_ALGO_ONESHOT && packs <= comm->oneshot_args.slice_cap) {
       note_stream(comm, stream);
-      nvrar_kernel_args_t args = comm->oneshot_args;
-      args.send = input;
-      args.recv = out;
-      args.count = count;
-      args.packs = packs;
-      args.aligned = 1;
+      nvrar_kernel_args_t args = fused_args(&comm->oneshot_args, input, out, count, packs);
       path = "fused one-shot";
       err = nvrar_launch_oneshot_rmsnorm(&args, &n, dtype, stream);
     } else if ((plan.algo == NVRAR_ALGO_TWOSHOT || plan.algo == NVRAR_ALGO_ONESHOT) &&
-               2 * ((rows + (size_t)comm->nranks - 1) / (size_t)comm->nranks) * n.row_packs <=
-                   comm->twoshot_args.slice_cap) {
+               2 * owned * n.row_packs <= comm->twoshot_args.slice_cap) {
       note_stream(comm, stream);
-      nvrar_kernel_args_t args = comm->twoshot_args;
-      args.send = input;
-      args.recv = out;
-      args.count = count;
-      args.packs = packs;
-      args.aligned = 1;
+      nvrar_kernel_args_t args = fused_args(&comm->twoshot_args, input, out, count, packs);
       path = "fused two-shot";
       err = nvrar_launch_twoshot_rmsnorm(&args, &n, dtype, stream);
     } else {

@@ -84,30 +84,37 @@ int grid_for(size_t n) {
 
 }  // namespace
 
-extern "C" int nvrar_check_fill(void *buf, size_t count, int dtype, int rank, uint32_t seed, void *stream) {
+/* Fill<T>::launch(grid, stream, buf, count, rank, seed) for the T of dtype. */
+template <template <typename> class Fill>
+int launch_fill(void *buf, size_t count, int dtype, int rank, uint32_t seed, void *stream) {
   if (!count) return 0;
   cudaStream_t s = (cudaStream_t)stream;
   switch (dtype) {
-    case NVRAR_FLOAT32: fill_kernel<<<grid_for(count), 256, 0, s>>>((float *)buf, count, rank, seed); break;
-    case NVRAR_FLOAT16: fill_kernel<<<grid_for(count), 256, 0, s>>>((__half *)buf, count, rank, seed); break;
-    case NVRAR_BFLOAT16: fill_kernel<<<grid_for(count), 256, 0, s>>>((__nv_bfloat16 *)buf, count, rank, seed); break;
+    case NVRAR_FLOAT32: Fill<float>::launch(grid_for(count), s, (float *)buf, count, rank, seed); break;
+    case NVRAR_FLOAT16: Fill<__half>::launch(grid_for(count), s, (__half *)buf, count, rank, seed); break;
+    case NVRAR_BFLOAT16: Fill<__nv_bfloat16>::launch(grid_for(count), s, (__nv_bfloat16 *)buf, count, rank, seed); break;
     default: return (int)cudaErrorInvalidValue;
   }
   return (int)cudaGetLastError();
 }
 
-extern "C" int nvrar_check_fill_random(void *buf, size_t count, int dtype, int rank, uint32_t seed, void *stream) {
-  if (!count) return 0;
-  cudaStream_t s = (cudaStream_t)stream;
-  switch (dtype) {
-    case NVRAR_FLOAT32: fill_random_kernel<<<grid_for(count), 256, 0, s>>>((float *)buf, count, rank, seed); break;
-    case NVRAR_FLOAT16: fill_random_kernel<<<grid_for(count), 256, 0, s>>>((__half *)buf, count, rank, seed); break;
-    case NVRAR_BFLOAT16:
-      fill_random_kernel<<<grid_for(count), 256, 0, s>>>((__nv_bfloat16 *)buf, count, rank, seed);
-      break;
-    default: return (int)cudaErrorInvalidValue;
+template <typename T> struct ExactFill {
+  static void launch(int grid, cudaStream_t s, T *buf, size_t count, int rank, uint32_t seed) {
+    fill_kernel<<<grid, 256, 0, s>>>(buf, count, rank, seed);
   }
-  return (int)cudaGetLastError();
+};
+template <typename T> struct RandomFill {
+  static void launch(int grid, cudaStream_t s, T *buf, size_t count, int rank, uint32_t seed) {
+    fill_random_kernel<<<grid, 256, 0, s>>>(buf, count, rank, seed);
+  }
+};
+
+extern "C" int nvrar_check_fill(void *buf, size_t count, int dtype, int rank, uint32_t seed, void *stream) {
+  return launch_fill<ExactFill>(buf, count, dtype, rank, seed, stream);
+}
+
+extern "C" int nvrar_check_fill_random(void *buf, size_t count, int dtype, int rank, uint32_t seed, void *stream) {
+  return launch_fill<RandomFill>(buf, count, dtype, rank, seed, stream);
 }
 
 extern "C" int nvrar_check_count_wrong(const void *out, size_t count, int dtype, int op, int nranks, uint32_t seed,

@@ -10,7 +10,8 @@
 #          layouts, ranks sharing the GPUs there are, NVRAR_SHARE_GPUS=1), then nvrar_perf at one rank
 #          per GPU (real timings: a copy at one rank) and the device memory of init at 1, 2, 4, 8 ranks
 #   digest: the fixed digest corpus (tests/mp/digest_corpus.c) at 1-8 ranks and the virtual layouts,
-#          ranks sharing the GPUs: digests.txt, to diff against another build's
+#          ranks sharing the GPUs: digests.txt; BASELINE_SRC=tree also builds that tree's library and
+#          diffs the corpus run against it (the proof that a refactor changed no result)
 #   sanitize: compute-sanitizer memcheck, racecheck and synccheck over test_allreduce on 2 ranks for
 #          one-shot, two-shot, ring, simple ring and hier-rd (small messages)
 #   sweep: launch-shape variants of each forced algorithm (for src/tune.c), no NCCL;
@@ -124,17 +125,31 @@ if [ "$mode" = shared ]; then
 fi
 
 if [ "$mode" = digest ]; then
-  # the fixed digest corpus at 1-8 ranks and on the virtual layouts: $LOGS/digests.txt, to diff
-  # against the same run of another build (same inputs, so the same lines when it computes the same)
-  : > "$LOGS/digests.txt"
-  for spec in 1: 2: 3: 4: 5: 8: 4:2 4:1 8:4 8:2 6:2; do
-    n=${spec%%:*} gpn=${spec#*:}
-    NVRAR_SHARE_GPUS=1 NVRAR_GPUS_PER_NODE=$gpn run "digest.n$n.${gpn:-all}" 600 "$bin/digest_corpus" -g "$n"
-    grep -E '^[0-9]+ ' "$LOGS/digest.n$n.${gpn:-all}.log" >> "$LOGS/digests.txt"
-  done
-  echo "$(wc -l < "$LOGS/digests.txt") digests in $LOGS/digests.txt, sha256 $(sha256sum < "$LOGS/digests.txt" | cut -c1-16)" |
-    tee -a "$summary"
-  [ -n "${OUT:-}" ] && cp "$LOGS/digests.txt" "$OUT/"
+  # the fixed digest corpus at 1-8 ranks and on the virtual layouts: $LOGS/digests.txt. With
+  # BASELINE_SRC (the source tree of an earlier commit, e.g. a git worktree carried along) its
+  # library is built too and the same corpus runs against it: digests.base.txt, and the diff.
+  corpus() { # label, then extra environment
+    local label=$1 spec n gpn
+    shift
+    : > "$LOGS/digests$label.txt"
+    for spec in 1: 2: 3: 4: 5: 8: 4:2 4:1 8:4 8:2 6:2; do
+      n=${spec%%:*} gpn=${spec#*:}
+      env "$@" NVRAR_SHARE_GPUS=1 NVRAR_GPUS_PER_NODE=$gpn run "digest$label.n$n.${gpn:-all}" 600 "$bin/digest_corpus" -g "$n"
+      grep -E '^[0-9]+ ' "$LOGS/digest$label.n$n.${gpn:-all}.log" >> "$LOGS/digests$label.txt"
+    done
+    echo "digests$label: $(wc -l < "$LOGS/digests$label.txt") lines, sha256 $(sha256sum < "$LOGS/digests$label.txt" | cut -c1-16)" |
+      tee -a "$summary"
+  }
+  corpus ""
+  if [ -n "${BASELINE_SRC:-}" ]; then
+    { cmake -S "$BASELINE_SRC" -B "$BASELINE_SRC/build" -G Ninja && ninja -C "$BASELINE_SRC/build" nvrar; } \
+      > "$LOGS/baseline_build.log" 2>&1 || { tail -20 "$LOGS/baseline_build.log"; finish; }
+    corpus .base LD_LIBRARY_PATH="$(cd "$BASELINE_SRC/build/lib" && pwd):$LD_LIBRARY_PATH"
+    echo "digests against $BASELINE_SRC: $(diff "$LOGS/digests.base.txt" "$LOGS/digests.txt" | grep -c '^>') of" \
+      "$(wc -l < "$LOGS/digests.txt") lines differ" | tee -a "$summary"
+    diff "$LOGS/digests.base.txt" "$LOGS/digests.txt" | head -20
+  fi
+  [ -n "${OUT:-}" ] && cp "$LOGS"/digests*.txt "$OUT/"
   finish
 fi
 

@@ -41,7 +41,7 @@ int nvrar_parse_size(const char *text, size_t *out) {
 }
 
 static const nvrar_algo_desc_t algo_rows[] = {
-#define ROW(id, name, alias, multinode, units, rings, cells, args, launch) \
+#define ROW(id, name, alias, multinode, units, rings, cells, args, launch, fused) \
   {NVRAR_ALGO_##id, name, alias, multinode, NVRAR_UNITS_##units, rings, cells},
     NVRAR_ALGO_TABLE(ROW)
 #undef ROW

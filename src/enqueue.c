@@ -37,7 +37,7 @@ nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *
   nvrar_kernel_args_t args;
   nvrar_launch_fn launch = NULL;
   switch (plan.algo) { /* the argument template and launcher of the algorithm's row (src/algo/table.h) */
-#define ROW(id, name, alias, multinode, units, rings, cells, template, launcher) \
+#define ROW(id, name, alias, multinode, units, rings, cells, template, launcher, fused) \
   case NVRAR_ALGO_##id: args = comm->template; launch = launcher; break;
     NVRAR_ALGO_TABLE(ROW)
 #undef ROW
@@ -79,25 +79,30 @@ nvrar_result_t nvrar_comm_add_rmsnorm(nvrar_comm_t comm, const void *input, void
   nvrar_norm_args_t n = {residual, out, weight, eps, rows, hidden, hidden * nvrar_dtype_size(dtype) / NVRAR_PACK_BYTES};
   const uint64_t packs = bytes / NVRAR_PACK_BYTES; /* whole packs: the checks made rows whole packs */
   int err = 0;
-  const char *path = "add + norm";
+  const char *path = "add + norm";  /* for the log: the fused algorithm, or the two-kernel path */
   if (comm->nranks == 1) {
     err = nvrar_launch_add_rmsnorm(&n, input, dtype, stream); /* s is the input itself */
   } else {
     nvrar_plan_t plan;
     NVRAR_CHECK(nvrar_plan_tuned(&comm->settings, &comm->capacity, &comm->topo, &comm->tuned[dtype], bytes, &plan));
-    const size_t owned = (rows + (size_t)comm->nranks - 1) / (size_t)comm->nranks; /* rows per rank, two-shot */
-    if (plan.algo == NVRAR_ALGO_ONESHOT && packs <= comm->oneshot_args.slice_cap) {
+    const nvrar_kernel_args_t *template_args = NULL;
+    nvrar_fused_fn fused = NULL;
+    switch (plan.algo) { /* the row's fused launcher and its argument template (src/algo/table.h) */
+#define ROW(id, name, alias, multinode, units, rings, cells, template, launcher, fused_launcher) \
+  case NVRAR_ALGO_##id: template_args = &comm->template; fused = fused_launcher; break;
+      NVRAR_ALGO_TABLE(ROW)
+#undef ROW
+      default: break;
+    }
+    err = NVRAR_FUSED_NO_FIT;
+    if (fused) {
       note_stream(comm, stream);
-      nvrar_kernel_args_t args = fused_args(&comm->oneshot_args, input, out, count, packs);
-      path = "fused one-shot";
-      err = nvrar_launch_oneshot_rmsnorm(&args, &n, dtype, stream);
-    } else if ((plan.algo == NVRAR_ALGO_TWOSHOT || plan.algo == NVRAR_ALGO_ONESHOT) &&
-               2 * owned * n.row_packs <= comm->twoshot_args.slice_cap) {
-      note_stream(comm, stream);
-      nvrar_kernel_args_t args = fused_args(&comm->twoshot_args, input, out, count, packs);
-      path = "fused two-shot";
-      err = nvrar_launch_twoshot_rmsnorm(&args, &n, dtype, stream);
-    } else {
+      nvrar_kernel_args_t args = fused_args(template_args, input, out, count, packs);
+      path = nvrar_algo_name(plan.algo);
+      err = fused(&args, &n, dtype, stream);
+    }
+    if (err == NVRAR_FUSED_NO_FIT) { /* no fused form, or the rows do not fit its staging */
+      path = "all-reduce, then add + norm";
       NVRAR_CHECK(nvrar_comm_enqueue(comm, input, out, count, bytes, dtype, NVRAR_SUM, stream));
       err = nvrar_launch_add_rmsnorm(&n, out, dtype, stream);
     }

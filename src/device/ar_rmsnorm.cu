@@ -240,8 +240,7 @@ extern "C" int nvrar_launch_oneshot_rmsnorm(const nvrar_kernel_args_t *args, con
                                             void *stream) {
   using namespace nvrar;
   if (!n->rows) return 0;
-  if (n->rows * n->row_packs > args->slice_cap)
-    return (int)cudaErrorInvalidValue;
+  if (n->rows * n->row_packs > args->slice_cap) return NVRAR_FUSED_NO_FIT;
   cudaStream_t s = (cudaStream_t)stream;
   NVRAR_SWITCH_DTYPE(dtype, T,
     NVRAR_SWITCH_RANKS(args->nranks, NRANKS,
@@ -255,7 +254,7 @@ extern "C" int nvrar_launch_twoshot_rmsnorm(const nvrar_kernel_args_t *args, con
   using namespace nvrar;
   if (!n->rows) return 0;
   const uint64_t owned_max = (n->rows + args->nranks - 1) / args->nranks;
-  if (2 * owned_max * n->row_packs > args->slice_cap) return (int)cudaErrorInvalidValue;
+  if (2 * owned_max * n->row_packs > args->slice_cap) return NVRAR_FUSED_NO_FIT;
   cudaStream_t s = (cudaStream_t)stream;
   NVRAR_SWITCH_DTYPE(dtype, T,
     NVRAR_SWITCH_RANKS(args->nranks, NRANKS,

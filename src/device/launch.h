@@ -79,6 +79,10 @@ int nvrar_launch_hier_rd(const nvrar_kernel_args_t *args, int dtype, int op, int
 int nvrar_launch_hier_rhd(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
 /* Add + norm over the all-reduce result `sums` (rows x hidden of dtype; input itself on one rank). */
 int nvrar_launch_add_rmsnorm(const nvrar_norm_args_t *n, const void *sums, int dtype, void *stream);
+/* Fused launchers (the `fused` column of src/algo/table.h): NVRAR_FUSED_NO_FIT, nothing launched, when
+ * the rows do not fit the algorithm's staging; else 0 or the cudaError_t of the launch. */
+enum { NVRAR_FUSED_NO_FIT = -1 };
+typedef int (*nvrar_fused_fn)(const nvrar_kernel_args_t *args, const nvrar_norm_args_t *n, int dtype, void *stream);
 /* The fused one-shot: args as the one-shot all-reduce's (send = input), rows x row packs in one piece. */
 int nvrar_launch_oneshot_rmsnorm(const nvrar_kernel_args_t *args, const nvrar_norm_args_t *n, int dtype, void *stream);
 /* The fused two-shot: args as the two-shot all-reduce's; rows owned cyclically by the ranks, their out and

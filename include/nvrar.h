@@ -283,7 +283,8 @@ NVRAR_API nvrar_result_t nvrar_all_reduce(nvrar_comm_t comm, const void *sendbuf
  * or buffer not on the communicator's device: nothing enqueued). Capturable in CUDA graphs; the same
  * bounded waits: a call that gives up leaves out and residual NaN. Where nvrar_all_reduce would take
  * one-shot or two-shot, that algorithm runs fused with the add and the norm in one kernel; otherwise
- * (ring family, across nodes) nvrar_all_reduce, then one add + norm kernel: the same function.
+ * (ring family, across nodes, rows too large for its staging) nvrar_all_reduce, then one add + norm
+ * kernel: the same function.
  */
 NVRAR_API nvrar_result_t nvrar_all_reduce_add_rmsnorm(nvrar_comm_t comm, const void *input, void *residual,
                                                       const void *weight, float eps, void *out, size_t rows,

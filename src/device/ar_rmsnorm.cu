@@ -122,10 +122,11 @@ __global__ void __launch_bounds__(NORM_THREADS) oneshot_rmsnorm_kernel(nvrar_ker
       bool row_ok = true;
       norm_row<T>(n, row, warp_sums, [&](uint64_t k) {
         const uint64_t off = row * n.row_packs + k;
+        const uint4 own = in[off]; /* read once: the cell reads are volatile, so it would not be hoisted */
         Pack<T> acc;
 #pragma unroll
         for (int r = 0; r < NRANKS; r++) {
-          uint4 v = in[off];
+          uint4 v = own;
           if (r != a.rank && !cell_pair_read(a, cells + cell_index(a, parity, r, off), flag, &v)) row_ok = false;
           fold<T, NVRAR_SUM>(acc, v, r == 0);
         }

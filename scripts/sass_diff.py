@@ -42,14 +42,18 @@ def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     old, new = kernels(sys.argv[1]), kernels(sys.argv[2])
-    same, differs = collections.Counter(), collections.Counter()
+    same, differs, added, gone = (collections.Counter() for _ in range(4))
     for name in sorted(set(old) | set(new)):
-        (same if old.get(name) == new.get(name) else differs)[family(name)] += 1
-    for fam in sorted(set(same) | set(differs)):
-        state = f"{differs[fam]} differ" if differs[fam] else "same"
-        print(f"{fam:40s} {same[fam] + differs[fam]:4d} functions, {state}")
-    print(f"{sum(differs.values())} of {sum(same.values()) + sum(differs.values())} functions differ")
-    return 1 if differs else 0
+        kind = added if name not in old else gone if name not in new else same if old[name] == new[name] else differs
+        kind[family(name)] += 1
+    for fam in sorted(set(same) | set(differs) | set(added) | set(gone)):
+        total = same[fam] + differs[fam] + added[fam] + gone[fam]
+        state = ", ".join(f"{c[fam]} {word}" for c, word in ((differs, "differ"), (added, "new"), (gone, "gone"))
+                          if c[fam]) or "same"
+        print(f"{fam:40s} {total:4d} functions, {state}")
+    print(f"{sum(differs.values())} of {sum(same.values()) + sum(differs.values())} functions in both builds differ; "
+          f"{sum(added.values())} new, {sum(gone.values())} gone")
+    return 1 if differs or added or gone else 0
 
 
 if __name__ == "__main__":

@@ -30,8 +30,11 @@ typedef struct start_job {
 
 static void *start_thread(void *arg) {
   start_job_t *job = arg;
-  /* NVSHMEM starts on the calling thread's device: the caller's (a CUDA device is per thread). */
-  int status = cudaSetDevice(job->device) == cudaSuccess ? nvrar_shmem_init(job->rank, job->nranks, job->uid) : -1;
+  /* NVSHMEM starts on this thread's current device and context: make them the caller's (the device's
+   * primary context, which the caller already created; a CUDA device is per thread). */
+  int status = cudaSetDevice(job->device) == cudaSuccess && cudaFree(0) == cudaSuccess
+                   ? nvrar_shmem_init(job->rank, job->nranks, job->uid)
+                   : -1;
   pthread_mutex_lock(&job->lock);
   job->status = status;
   job->done = 1;

@@ -85,12 +85,11 @@ nvrar_result_t nvrar_validate_rmsnorm(const void *input, const void *residual, c
                        hidden, nvrar_dtype_name(dtype), NVRAR_RMSNORM_MAX_HIDDEN, 16 / esize);
   if (!(eps >= 0.0f) || eps > 3.4e38f)
     return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "%s: eps %g must be finite and >= 0", fn, (double)eps);
-  size_t count = 0, row_bytes = hidden * esize;
+  const size_t row_bytes = hidden * esize;
   if (rows > SIZE_MAX / hidden || nvrar_bytes_for(rows * hidden, dtype, bytes))
     return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "%s: %zu rows of %zu elements overflow the byte count", fn, rows,
                        hidden);
-  count = rows * hidden;
-  if (count == 0) return NVRAR_SUCCESS;
+  if (rows == 0) return NVRAR_SUCCESS;
   const void *ptrs[4] = {input, residual, weight, out};
   static const char *names[4] = {"input", "residual", "weight", "out"};
   for (int i = 0; i < 4; i++) {

@@ -20,6 +20,44 @@ static void note_stream(nvrar_comm_t comm, void *stream) {
   comm->used_stream = 1;
 }
 
+/* The algorithm's row of src/algo/table.h in this communicator: its argument template, launcher and
+ * fused launcher (NULL: none). NULL for a value that is no algorithm. */
+static const nvrar_kernel_args_t *algo_row(nvrar_comm_t comm, nvrar_algo_t algo, nvrar_launch_fn *launch,
+                                           nvrar_fused_fn *fused) {
+  switch (algo) {
+#define ROW(id, name, alias, multinode, units, rings, cells, template, launcher, fused_launcher) \
+  case NVRAR_ALGO_##id: *launch = launcher; *fused = fused_launcher; return &comm->template;
+    NVRAR_ALGO_TABLE(ROW)
+#undef ROW
+    default: return NULL;
+  }
+}
+
+/* One planned all-reduce of more than one rank: the row's template with this call's buffers, launched. */
+static nvrar_result_t launch_planned(nvrar_comm_t comm, const nvrar_plan_t *plan, const void *sendbuf, void *recvbuf,
+                                     size_t count, size_t bytes, nvrar_dtype_t dtype, nvrar_op_t op, void *stream) {
+  nvrar_launch_fn launch = NULL;
+  nvrar_fused_fn fused = NULL;
+  const nvrar_kernel_args_t *row = algo_row(comm, plan->algo, &launch, &fused);
+  if (!row) return nvrar_error(NVRAR_ERR_INTERNAL, "nvrar_all_reduce: the planner chose algorithm %d", (int)plan->algo);
+  nvrar_kernel_args_t args = *row;
+  args.send = sendbuf;
+  args.recv = recvbuf;
+  args.count = count;
+  args.packs = (bytes + NVRAR_PACK_BYTES - 1) / NVRAR_PACK_BYTES;
+  args.aligned = (((uintptr_t)sendbuf | (uintptr_t)recvbuf) % NVRAR_PACK_BYTES) == 0;
+  args.rings = plan->rings;
+  args.chunk_packs = plan->chunk_packs;
+  args.ll_packs = plan->ll_packs;
+  int err = launch(&args, dtype, op, plan->blocks, plan->threads, stream);
+  if (err != 0)
+    return nvrar_error(NVRAR_ERR_CUDA, "nvrar_all_reduce: %s kernel launch (%d blocks x %d threads) failed: %s",
+                       nvrar_algo_name(plan->algo), plan->blocks, plan->threads, cudaGetErrorString((cudaError_t)err));
+  NVRAR_TRACE(NVRAR_SUBSYS_COLL, "all_reduce %zu x %s %s: %s, %d x %d", count, nvrar_dtype_name(dtype),
+              nvrar_op_name(op), nvrar_algo_name(plan->algo), plan->blocks, plan->threads);
+  return NVRAR_SUCCESS;
+}
+
 nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *recvbuf, size_t count, size_t bytes,
                                   nvrar_dtype_t dtype, nvrar_op_t op, void *stream) {
   if (comm->nranks == 1) {
@@ -34,30 +72,7 @@ nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *
   note_stream(comm, stream);
   nvrar_plan_t plan;
   NVRAR_CHECK(nvrar_plan_tuned(&comm->settings, &comm->capacity, &comm->topo, &comm->tuned[dtype], bytes, &plan));
-  nvrar_kernel_args_t args;
-  nvrar_launch_fn launch = NULL;
-  switch (plan.algo) { /* the argument template and launcher of the algorithm's row (src/algo/table.h) */
-#define ROW(id, name, alias, multinode, units, rings, cells, template, launcher, fused) \
-  case NVRAR_ALGO_##id: args = comm->template; launch = launcher; break;
-    NVRAR_ALGO_TABLE(ROW)
-#undef ROW
-    default: return nvrar_error(NVRAR_ERR_INTERNAL, "nvrar_all_reduce: the planner chose algorithm %d", (int)plan.algo);
-  }
-  args.send = sendbuf;
-  args.recv = recvbuf;
-  args.count = count;
-  args.packs = (bytes + NVRAR_PACK_BYTES - 1) / NVRAR_PACK_BYTES;
-  args.aligned = (((uintptr_t)sendbuf | (uintptr_t)recvbuf) % NVRAR_PACK_BYTES) == 0;
-  args.rings = plan.rings;
-  args.chunk_packs = plan.chunk_packs;
-  args.ll_packs = plan.ll_packs;
-  int err = launch(&args, dtype, op, plan.blocks, plan.threads, stream);
-  if (err != 0)
-    return nvrar_error(NVRAR_ERR_CUDA, "nvrar_all_reduce: %s kernel launch (%d blocks x %d threads) failed: %s",
-                       nvrar_algo_name(plan.algo), plan.blocks, plan.threads, cudaGetErrorString((cudaError_t)err));
-  NVRAR_TRACE(NVRAR_SUBSYS_COLL, "all_reduce %zu x %s %s: %s, %d x %d", count, nvrar_dtype_name(dtype),
-              nvrar_op_name(op), nvrar_algo_name(plan.algo), plan.blocks, plan.threads);
-  return NVRAR_SUCCESS;
+  return launch_planned(comm, &plan, sendbuf, recvbuf, count, bytes, dtype, op, stream);
 }
 
 /* An all-reduce argument template with this call's buffers (whole 16-byte-aligned packs). */
@@ -83,27 +98,21 @@ nvrar_result_t nvrar_comm_add_rmsnorm(nvrar_comm_t comm, const void *input, void
   if (comm->nranks == 1) {
     err = nvrar_launch_add_rmsnorm(&n, input, dtype, stream); /* s is the input itself */
   } else {
+    note_stream(comm, stream);
     nvrar_plan_t plan;
     NVRAR_CHECK(nvrar_plan_tuned(&comm->settings, &comm->capacity, &comm->topo, &comm->tuned[dtype], bytes, &plan));
-    const nvrar_kernel_args_t *template_args = NULL;
+    nvrar_launch_fn launch = NULL;
     nvrar_fused_fn fused = NULL;
-    switch (plan.algo) { /* the row's fused launcher and its argument template (src/algo/table.h) */
-#define ROW(id, name, alias, multinode, units, rings, cells, template, launcher, fused_launcher) \
-  case NVRAR_ALGO_##id: template_args = &comm->template; fused = fused_launcher; break;
-      NVRAR_ALGO_TABLE(ROW)
-#undef ROW
-      default: break;
-    }
+    const nvrar_kernel_args_t *row = algo_row(comm, plan.algo, &launch, &fused);
     err = NVRAR_FUSED_NO_FIT;
-    if (fused) {
-      note_stream(comm, stream);
-      nvrar_kernel_args_t args = fused_args(template_args, input, out, count, packs);
+    if (row && fused) {
+      nvrar_kernel_args_t args = fused_args(row, input, out, count, packs);
       path = nvrar_algo_name(plan.algo);
       err = fused(&args, &n, dtype, stream);
     }
-    if (err == NVRAR_FUSED_NO_FIT) { /* no fused form, or the rows do not fit its staging */
+    if (err == NVRAR_FUSED_NO_FIT) { /* no fused form, or the rows do not fit its staging: the same plan */
       path = "all-reduce, then add + norm";
-      NVRAR_CHECK(nvrar_comm_enqueue(comm, input, out, count, bytes, dtype, NVRAR_SUM, stream));
+      NVRAR_CHECK(launch_planned(comm, &plan, input, out, count, bytes, dtype, NVRAR_SUM, stream));
       err = nvrar_launch_add_rmsnorm(&n, out, dtype, stream);
     }
   }

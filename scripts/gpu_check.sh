@@ -7,8 +7,9 @@
 #          (default: full with 2 GPUs or more, shared with one)
 #   shared: the shared tier (ctest -L shared, SHARED_PART=k/m for every m-th run from the k-th: every
 #          multi-rank suite at 2-8 ranks and on the virtual
-#          layouts, ranks sharing the GPUs there are, NVRAR_SHARE_GPUS=1), then nvrar_perf at one rank
-#          per GPU (real timings: a copy at one rank) and the device memory of init at 1, 2, 4, 8 ranks
+#          layouts, ranks sharing the GPUs there are, NVRAR_SHARE_GPUS=1), then (with the first part
+#          only) nvrar_perf at one rank per GPU (real timings: a copy at one rank) and the device
+#          memory of init at 1, 2, 4, 8 ranks
 #   digest: the fixed digest corpus (tests/mp/digest_corpus.c) at 1-8 ranks and the virtual layouts,
 #          ranks sharing the GPUs: digests.txt; BASELINE_SRC=tree also builds that tree's library and
 #          diffs the corpus run against it (the proof that a refactor changed no result)
@@ -106,6 +107,7 @@ if [ "$mode" = shared ]; then
   # tier may take more on one GPU: run it as 1/2 and 2/2 in two calls)
   part=${SHARED_PART:-1/1}
   ctest_tier "shared tier $part" -L shared -I "${part%/*},,${part#*/}"
+  [ "${part%/*}" = 1 ] || finish # the timings and memory once, with the first part
   run perf.graph.g1 240 "$bin/nvrar_perf" -g 1 -d bfloat16 -n 20 -w 5 -c 1 -G 20 -b 1K -e 64M -J "$LOGS/perf.graph.g1.json"
   echo "== device memory taken by nvrar_comm_init (defaults; ranks sharing the GPUs there are)" | tee -a "$summary"
   for n in 1 2 4 8; do

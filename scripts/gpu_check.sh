@@ -106,7 +106,7 @@ if [ "$mode" = shared ]; then
   # SHARED_PART=k/m: every m-th run of the tier from the k-th (a device call has 10 minutes; the
   # tier may take more on one GPU: run it as 1/2 and 2/2 in two calls)
   part=${SHARED_PART:-1/1}
-  ctest_tier "shared tier $part" -L shared -I "${part%/*},,${part#*/}"
+  ctest_tier "shared tier ${part%/*} of ${part#*/}" -L shared -I "${part%/*},,${part#*/}"
   [ "${part%/*}" = 1 ] || finish # the timings and memory once, with the first part
   run perf.graph.g1 240 "$bin/nvrar_perf" -g 1 -d bfloat16 -n 20 -w 5 -c 1 -G 20 -b 1K -e 64M -J "$LOGS/perf.graph.g1.json"
   echo "== device memory taken by nvrar_comm_init (defaults; ranks sharing the GPUs there are)" | tee -a "$summary"

@@ -136,11 +136,12 @@ if [ "$mode" = digest ]; then
     : > "$LOGS/digests$label.txt"
     for spec in 1: 2: 3: 4: 5: 8: 4:2 4:1 8:4 8:2 6:2; do
       n=${spec%%:*} gpn=${spec#*:}
-      env "$@" NVRAR_SHARE_GPUS=1 NVRAR_GPUS_PER_NODE=$gpn run "digest$label.n$n.${gpn:-all}" 600 "$bin/digest_corpus" -g "$n"
+      run "digest$label.n$n.${gpn:-all}" 600 env "$@" NVRAR_SHARE_GPUS=1 NVRAR_GPUS_PER_NODE=$gpn "$bin/digest_corpus" -g "$n"
       grep -E '^[0-9]+ ' "$LOGS/digest$label.n$n.${gpn:-all}.log" >> "$LOGS/digests$label.txt"
     done
     echo "digests$label: $(wc -l < "$LOGS/digests$label.txt") lines, sha256 $(sha256sum < "$LOGS/digests$label.txt" | cut -c1-16)" |
       tee -a "$summary"
+    [ -s "$LOGS/digests$label.txt" ] || echo "digests$label: FAIL, the corpus wrote no digest" | tee -a "$summary"
   }
   corpus ""
   if [ -n "${BASELINE_SRC:-}" ]; then

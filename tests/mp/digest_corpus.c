@@ -75,6 +75,7 @@ static int run_corpus(nvrar_job_t *job, nvrar_comm_t comm, const char *algo, con
 }
 
 int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0); /* one write a line: the ranks' log lines share the file */
   nvrar_job_t job;
   int rc = mp_start(argc, argv, &job, 1);
   if (rc >= 0) return rc;

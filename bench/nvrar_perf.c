@@ -22,7 +22,6 @@
 #include <cuda_runtime_api.h>
 
 #include "check.h"
-#include "internal.h" /* the env registry and its parsers, linked from nvrar_core */
 #include "launch.h"
 #include "nvrar.h"
 
@@ -106,6 +105,15 @@ static void usage(FILE *f) {
           "      --env                print nvrar's environment variables and exit\n"
           "      --model              print the cost model's predictions across nodes and exit (no GPU needed)\n"
           "  -h, --help\n", algo_names(names, sizeof names));
+}
+
+/* The algorithm of the run: -A's, else NVRAR_ALGO's (checked by nvrar_comm_init before this prints). */
+static const char *algo_name(nvrar_algo_t algo) {
+  nvrar_algo_t from_env = NVRAR_ALGO_AUTO;
+  if (algo == NVRAR_ALGO_AUTO && nvrar_env_read("NVRAR_ALGO", NULL, &from_env) == NVRAR_SUCCESS) algo = from_env;
+  const char *name = "?";
+  nvrar_algo_info(algo, &name, NULL);
+  return name;
 }
 
 static size_t parse_size_or_die(const char *text, const char *flag) {
@@ -474,8 +482,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "nvrar_perf: no CUDA GPU is visible on this machine; nothing to measure\n");
     return 77;
   }
-  const char *share = getenv("NVRAR_SHARE_GPUS");
-  if (o.nprocs > ndev && !(share && !strcmp(share, "1"))) {
+  int share = 0;
+  if (nvrar_env_read("NVRAR_SHARE_GPUS", NULL, &share) != NVRAR_SUCCESS) {
+    fprintf(stderr, "nvrar_perf: %s\n", nvrar_get_last_error());
+    return 2;
+  }
+  if (o.nprocs > ndev && !share) {
     fprintf(stderr, "nvrar_perf: -g %d asks for more GPUs than the %d visible (NVRAR_SHARE_GPUS=1 lets ranks share "
             "them, for correctness)\n", o.nprocs, ndev);
     return 2;
@@ -549,7 +561,7 @@ int main(int argc, char **argv) {
     CUDA_OK(cudaGetDeviceProperties(&prop, job.local_rank % ndev));
     printf("# nvrar_perf: nvrar %d.%d.%d, %d ranks, %s, %s mode, algo %s\n", version / 100000, version / 1000 % 100,
            version % 1000, n, prop.name, o.graph_launches ? "CUDA graph" : "eager",
-           o.algo == NVRAR_ALGO_AUTO && getenv("NVRAR_ALGO") ? getenv("NVRAR_ALGO") : nvrar_algo_name(o.algo));
+           algo_name(o.algo));
     printf("# iters %d warmup %d graph launches %d check %d; nvrar init %.2f s (slowest rank), device memory taken by "
            "init %.0f MiB (most on a rank)\n", o.iters, o.warmup, o.graph_launches, o.check, worst, most);
 #if NVRAR_HAVE_NCCL_H

@@ -37,8 +37,10 @@ extern "C" {
 
 #if defined(__GNUC__)
 #define NVRAR_API __attribute__((visibility("default")))
+#define NVRAR_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define NVRAR_API
+#define NVRAR_PRINTF(f, a)
 #endif
 
 /* Result codes. The numbers are fixed: they never change meaning between versions. */
@@ -313,6 +315,54 @@ NVRAR_API nvrar_result_t nvrar_algo_info(nvrar_algo_t algo, const char **name, i
 /* The algorithm named name (as NVRAR_ALGO takes it: case-insensitive, '_' for '-', one-shot/two-shot
  * too) into *algo; NVRAR_ERR_INVALID_ARGUMENT, *algo untouched, for any other text. */
 NVRAR_API nvrar_result_t nvrar_algo_from_name(const char *name, nvrar_algo_t *algo);
+
+/*
+ * For programs and libraries built on nvrar (its NCCL drop-in, nvrar_perf, bindings): nvrar's own
+ * names, environment registry and log, so that a process has one of each and one last-error text.
+ */
+/* "float", "half", "bfloat16"; "sum", "max", "min"; "unknown" for other values (static strings). */
+NVRAR_API const char *nvrar_dtype_name(nvrar_dtype_t dtype);
+NVRAR_API const char *nvrar_op_name(nvrar_op_t op);
+/* A size as nvrar's variables spell it ("4096", "64KiB", "64K", "1M", "3.5G") into *bytes;
+ * NVRAR_ERR_INVALID_ARGUMENT, *bytes untouched, for a malformed or overflowing one. */
+NVRAR_API nvrar_result_t nvrar_parse_size(const char *text, size_t *bytes);
+
+/* Where nvrar reads its environment: getenv, or a stand-in (tests). */
+typedef const char *(*nvrar_env_lookup_fn)(const char *name);
+/*
+ * One variable of nvrar's registry (docs/env.md) through lookup (NULL: the process environment),
+ * or its default when unset or empty, checked as nvrar_comm_init checks it, into *out, of the
+ * variable's type: int (an integer), size_t (a size), double (seconds), nvrar_algo_t (NVRAR_ALGO) or
+ * const char * (text: the value or the default as it is, not copied).
+ * NVRAR_ERR_INVALID_ARGUMENT names a bad value and what it should look like, or an unknown name.
+ */
+NVRAR_API nvrar_result_t nvrar_env_read(const char *name, nvrar_env_lookup_fn lookup, void *out);
+/*
+ * What nvrar_comm_init resolves from config (NULL: NVRAR_CONFIG_INITIALIZER) and the environment
+ * into *resolved: every field as init will use it (0 in the launch fields still means the
+ * planner's choice), or the error init would give, naming the field or variable. *resolved must
+ * be initialised with NVRAR_CONFIG_INITIALIZER too: its size says how much is written.
+ */
+NVRAR_API nvrar_result_t nvrar_config_resolve(const nvrar_config_t *config, nvrar_config_t *resolved);
+/* The registry as a Markdown table (docs/env.md holds this output) and the planner's cost model
+ * (src/model.c) as a table, printed to file, a FILE *. */
+NVRAR_API void nvrar_env_print_table(void *file);
+NVRAR_API void nvrar_model_print(void *file);
+
+/*
+ * nvrar's log on stderr, "nvrar LEVEL [pid N] file:line message", as NVRAR_DEBUG (level) and
+ * NVRAR_DEBUG_SUBSYS (a mask of subsystems) let through; nvrar_log_enabled says whether a message
+ * of level and subsys would be printed.
+ */
+typedef enum nvrar_log_level {
+  NVRAR_LOG_NONE = 0,
+  NVRAR_LOG_WARN = 1,
+  NVRAR_LOG_INFO = 2,
+  NVRAR_LOG_TRACE = 3
+} nvrar_log_level_t;
+enum { NVRAR_SUBSYS_INIT = 1, NVRAR_SUBSYS_COLL = 2, NVRAR_SUBSYS_ALL = 3 };
+NVRAR_API int nvrar_log_enabled(int level, int subsys);
+NVRAR_API void nvrar_log(int level, int subsys, const char *file, int line, const char *fmt, ...) NVRAR_PRINTF(5, 6);
 
 /*
  * Tuned parameters: JSON files the tuner writes (docs/tuning.md), one per (world size, dtype):

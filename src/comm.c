@@ -264,7 +264,7 @@ static nvrar_result_t start_shmem(nvrar_comm_t comm, const void *shmem_id, size_
     return nvrar_error(NVRAR_ERR_INTERNAL, "nvrar_comm_init: setenv failed while setting NVSHMEM's options");
   const char *user_heap = nvrar_process_getenv("NVSHMEM_SYMMETRIC_SIZE");
   size_t parsed = 0;
-  if (!nvrar_parse_size(user_heap, &parsed) && parsed != comm->heap_bytes) {
+  if (!nvrar_size_from_text(user_heap, &parsed) && parsed != comm->heap_bytes) {
     NVRAR_WARN("NVSHMEM_SYMMETRIC_SIZE=%s set by the user overrides nvrar's heap of %zu bytes", user_heap,
                comm->heap_bytes);
     comm->heap_bytes = parsed;

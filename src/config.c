@@ -13,7 +13,7 @@
 #include "internal.h"
 #include "shmem_env.h"
 
-int nvrar_parse_size(const char *text, size_t *out) {
+int nvrar_size_from_text(const char *text, size_t *out) {
   if (!text) return -1;
   while (isspace((unsigned char)*text)) text++;
   if (!isdigit((unsigned char)*text) && *text != '.') return -1;
@@ -113,6 +113,16 @@ const char *nvrar_op_name(nvrar_op_t op) {
   return (unsigned)op < NVRAR_NUM_OPS ? names[op] : "unknown";
 }
 
+nvrar_result_t nvrar_parse_size(const char *text, size_t *bytes) {
+  size_t x = 0;
+  if (!bytes) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_parse_size: bytes is NULL");
+  if (nvrar_size_from_text(text, &x))
+    return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_parse_size: \"%s\" is not a size such as 65536, 64KiB or 1M",
+                       text ? text : "(null)");
+  *bytes = x;
+  return NVRAR_SUCCESS;
+}
+
 static int valid_threads(int t) { return t == 0 || (t >= 64 && t <= NVRAR_MAX_THREADS && t % 32 == 0); }
 
 /* ---- the registry (env_table.h) ---- */
@@ -179,7 +189,7 @@ static int env_parse(const env_var_t *v, const char *text, void *out) {
     }
     case ENV_SIZE: {
       size_t x = 0;
-      if (nvrar_parse_size(text, &x) || x % (size_t)v->step) return -1;
+      if (nvrar_size_from_text(text, &x) || x % (size_t)v->step) return -1;
       *(size_t *)out = x;
       return 0;
     }
@@ -211,8 +221,9 @@ static nvrar_result_t env_read(const env_var_t *v, nvrar_env_lookup_fn lookup, v
 }
 
 nvrar_result_t nvrar_env_read(const char *name, nvrar_env_lookup_fn lookup, void *out) {
+  if (!name || !out) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_env_read: %s is NULL", !name ? "name" : "out");
   const env_var_t *v = env_find(name);
-  if (!v) return nvrar_error(NVRAR_ERR_INTERNAL, "%s is not in the environment registry", name);
+  if (!v) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_env_read: %s is not one of nvrar's variables", name);
   return env_read(v, lookup ? lookup : nvrar_process_getenv, out);
 }
 
@@ -339,6 +350,31 @@ nvrar_result_t nvrar_settings_resolve(const nvrar_config_t *config, nvrar_env_lo
     return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "memory budget %zu bytes is below the minimum of %d MiB",
                        s.memory_bytes, NVRAR_MIN_MEMORY_BYTES >> 20);
   *out = s;
+  return NVRAR_SUCCESS;
+}
+
+nvrar_result_t nvrar_config_resolve(const nvrar_config_t *config, nvrar_config_t *resolved) {
+  if (!resolved) return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_config_resolve: resolved is NULL");
+  if (resolved->size < offsetof(nvrar_config_t, timeout_seconds) + sizeof(double) || resolved->size > 4096)
+    return nvrar_error(NVRAR_ERR_VERSION, "nvrar_config_resolve: resolved->size is %zu: initialise it with "
+                                          "NVRAR_CONFIG_INITIALIZER", resolved->size);
+  nvrar_settings_t s;
+  NVRAR_CHECK(nvrar_settings_resolve(config, NULL, &s));
+  nvrar_config_t r = NVRAR_CONFIG_INITIALIZER;
+  r.device = s.device;
+  r.memory_bytes = s.memory_bytes;
+  r.algo = s.algo;
+  r.num_blocks = s.num_blocks;
+  r.threads_per_block = s.threads_per_block;
+  r.oneshot_max_bytes = s.oneshot_max_bytes;
+  r.timeout_seconds = s.timeout_seconds;
+  r.gpus_per_node = s.gpus_per_node;
+  r.rings = s.rings;
+  r.chunk_bytes = s.chunk_bytes;
+  size_t size = resolved->size < sizeof r ? resolved->size : sizeof r; /* a caller's older, shorter struct */
+  r.size = size;
+  r.version = resolved->version;
+  memcpy(resolved, &r, size);
   return NVRAR_SUCCESS;
 }
 

@@ -7,23 +7,9 @@
 
 #include "nvrar.h"
 #include "algo/limits.h"
+#include "log.h"
 
-#if defined(__GNUC__)
-#define NVRAR_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#else
-#define NVRAR_PRINTF(f, a)
-#endif
-
-/* ---- logging (log.c) ---- */
-typedef enum { NVRAR_LOG_NONE = 0, NVRAR_LOG_WARN = 1, NVRAR_LOG_INFO = 2, NVRAR_LOG_TRACE = 3 } nvrar_log_level_t;
-enum { NVRAR_SUBSYS_INIT = 1, NVRAR_SUBSYS_COLL = 2, NVRAR_SUBSYS_ALL = 3 };
-
-void nvrar_log(int level, int subsys, const char *file, int line, const char *fmt, ...) NVRAR_PRINTF(5, 6);
-int nvrar_log_enabled(int level, int subsys);
-#define NVRAR_WARN(...) nvrar_log(NVRAR_LOG_WARN, NVRAR_SUBSYS_ALL, __FILE__, __LINE__, __VA_ARGS__)
-#define NVRAR_INFO(subsys, ...) nvrar_log(NVRAR_LOG_INFO, subsys, __FILE__, __LINE__, __VA_ARGS__)
-#define NVRAR_TRACE(subsys, ...) nvrar_log(NVRAR_LOG_TRACE, subsys, __FILE__, __LINE__, __VA_ARGS__)
-
+/* ---- errors (log.c) ---- */
 /* Records the calling thread's last-error text (printf format), logs it at INFO, returns code. */
 nvrar_result_t nvrar_error(nvrar_result_t code, const char *fmt, ...) NVRAR_PRINTF(2, 3);
 /* This library's copy of the calling thread's last-error text (api.c's nvrar_get_last_error returns it). */
@@ -57,16 +43,11 @@ typedef struct nvrar_settings {
   size_t hier_ll_bytes;      /* hier-rd: flag-in-data cells between nodes up to this message size; 0: never */
 } nvrar_settings_t;
 
-/* getenv-like lookup, injectable so tests can parse without touching the process environment. */
-typedef const char *(*nvrar_env_lookup_fn)(const char *name);
 /* The lookup of the real process environment (getenv). */
 const char *nvrar_process_getenv(const char *name);
 /* The registry's default text of an environment variable (env_table.h), NULL for an unknown name. */
 const char *nvrar_env_default(const char *name);
-/* A registry variable (env_table.h) through lookup (NULL: the process environment), else its
- * default, into *out: int (INT), size_t (SIZE), double (DOUBLE), nvrar_algo_t (ALGO) or const char *
- * (STRING). NVRAR_ERR_INVALID_ARGUMENT names a bad value and what it should look like. */
-nvrar_result_t nvrar_env_read(const char *name, nvrar_env_lookup_fn lookup, void *out);
+/* nvrar_env_read (nvrar.h) reads a registry variable (env_table.h); nvrar_env_lookup_fn is its lookup. */
 /* The settings of the registry (its SETTING rows), for comparing them between ranks: how many,
  * setting i of s as one word, and such a word as text (returns the variable's name). */
 #define NVRAR_MAX_SETTINGS 16
@@ -81,14 +62,11 @@ nvrar_result_t nvrar_settings_resolve(const nvrar_config_t *config, nvrar_env_lo
  * so a very long timeout stays very long (the device adds it to a %globaltimer reading). */
 #define NVRAR_MAX_TIMEOUT_NS ((uint64_t)1 << 62)
 uint64_t nvrar_timeout_ns(double seconds);
-/* "64KiB", "1M", "3.5G", "4096" -> bytes. Returns 0 on success, -1 on a malformed or overflowing value. */
-int nvrar_parse_size(const char *text, size_t *out);
+/* "64KiB", "1M", "3.5G", "4096" -> bytes. Returns 0 on success, -1 on a malformed or overflowing value
+ * (the public nvrar_parse_size says why in the last error). */
+int nvrar_size_from_text(const char *text, size_t *out);
 int nvrar_parse_algo(const char *text, nvrar_algo_t *out);
 const char *nvrar_algo_name(nvrar_algo_t algo);
-const char *nvrar_dtype_name(nvrar_dtype_t dtype);
-const char *nvrar_op_name(nvrar_op_t op);
-/* Prints the environment registry as a Markdown table (nvrar_perf --env, docs/env.md). */
-void nvrar_env_print_table(void *file /* FILE* */);
 
 /* ---- planner (tune.c) ---- */
 typedef struct nvrar_plan {
@@ -137,8 +115,7 @@ double nvrar_model_us(int row, int nodes, int gpus, double bytes, nvrar_network_
 nvrar_network_t nvrar_network_from_env(nvrar_env_lookup_fn lookup);
 /* The cheapest multi-node algorithm by the model. */
 nvrar_algo_t nvrar_model_pick(int nodes, int gpus, double bytes, nvrar_network_t net);
-/* nvrar_perf --model: the table for 2-64 nodes of 4 and 8 GPUs. */
-void nvrar_model_print(void *file /* FILE* */);
+/* nvrar_model_print (nvrar.h, nvrar_perf --model) prints it for 2-64 nodes of 4 and 8 GPUs. */
 
 nvrar_result_t nvrar_plan_make(const nvrar_settings_t *settings, const nvrar_capacity_t *capacity,
                                const nvrar_topo_t *topo, size_t bytes, nvrar_plan_t *plan);

@@ -71,7 +71,7 @@ void nvrar_shmem_env_restore(nvrar_shmem_env_t *undo) {
   if (!read_heap) {
     const char *heap = nvrar_process_getenv("NVSHMEM_SYMMETRIC_SIZE");
     size_t bytes = SIZE_MAX;
-    if (heap && nvrar_parse_size(heap, &bytes)) bytes = SIZE_MAX;
+    if (heap && nvrar_size_from_text(heap, &bytes)) bytes = SIZE_MAX;
     read_heap = bytes ? bytes : SIZE_MAX;
   }
   unset_all(undo);

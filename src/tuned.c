@@ -228,7 +228,7 @@ int nvrar_tuned_parse(const char *text, size_t len, nvrar_tuned_table_t *out, ch
       if (parse_string(&p, key, sizeof key) || expect(&p, ':')) return -1;
       if (t.count == NVRAR_MAX_TUNED_ENTRIES) return fail(&p, "more than %d sizes", NVRAR_MAX_TUNED_ENTRIES);
       nvrar_tuned_entry_t *e = &t.entries[t.count];
-      if (nvrar_parse_size(key, &e->bytes)) return fail(&p, "key \"%s\" is not a message size", key);
+      if (nvrar_size_from_text(key, &e->bytes)) return fail(&p, "key \"%s\" is not a message size", key);
       for (int i = 0; i < t.count; i++)
         if (t.entries[i].bytes == e->bytes) return fail(&p, "size %zu appears twice", e->bytes);
       if (parse_entry(&p, e)) return -1;

@@ -29,7 +29,8 @@
 
 #include <cuda_runtime_api.h>
 
-#include "internal.h"
+#include "algo/limits.h"
+#include "log.h"
 #include "nccl/dropin.h"
 #include "nccl/route.h"
 
@@ -126,8 +127,8 @@ ncclResult_t dropin_forwarded_result(ncclResult_t result) {
 }
 
 static void settings_load(void) {
-  settings_status = dropin_settings_read(nvrar_process_getenv, &settings);
-  if (settings_status != NVRAR_SUCCESS) snprintf(settings_error, sizeof settings_error, "%s", nvrar_last_error_text());
+  settings_status = dropin_settings_read(NULL, &settings);
+  if (settings_status != NVRAR_SUCCESS) snprintf(settings_error, sizeof settings_error, "%s", nvrar_get_last_error());
   else if (settings.disable) NVRAR_INFO(NVRAR_SUBSYS_INIT, "NCCL drop-in: NVRAR_NCCL_DISABLE=1, every call goes to NCCL");
 }
 
@@ -420,12 +421,12 @@ static ncclResult_t agree(dropin_comm_t *d, dropin_reason_t refused) {
   if (world.shmem_stuck && me.refused == DROPIN_SERVED) me.refused = DROPIN_SHMEM_STUCK;
   pthread_mutex_unlock(&lock);
   /* What nvrar_comm_init will resolve, checked before anyone starts NVSHMEM's collective init. */
-  nvrar_settings_t nvrar_settings;
+  nvrar_config_t nvrar_settings = NVRAR_CONFIG_INITIALIZER;
   double timeout = 30;
-  if (nvrar_settings_resolve(NULL, NULL, &nvrar_settings) == NVRAR_SUCCESS) {
+  if (nvrar_config_resolve(NULL, &nvrar_settings) == NVRAR_SUCCESS) {
     timeout = nvrar_settings.timeout_seconds;
   } else if (me.refused == DROPIN_SERVED) {
-    NVRAR_WARN("NCCL drop-in: %s", nvrar_last_error_text());
+    NVRAR_WARN("NCCL drop-in: %s", nvrar_get_last_error());
     me.refused = DROPIN_INIT_FAILED;
   }
   dropin_member_t *members = calloc((size_t)d->nranks, sizeof *members);
@@ -517,7 +518,7 @@ static dropin_reason_t config_reason(const ncclConfig_t *config) {
   if (group_depth > 0) return DROPIN_GROUP_INIT;
   int blocking = config ? config->blocking : NCCL_CONFIG_UNDEF_INT;
   if (blocking == NCCL_CONFIG_UNDEF_INT) {
-    const char *env = nvrar_process_getenv("NCCL_COMM_BLOCKING"); /* NCCL's own variable */
+    const char *env = getenv("NCCL_COMM_BLOCKING"); /* NCCL's own variable, not in nvrar's registry */
     blocking = env && *env ? atoi(env) : 1;
   }
   return blocking ? DROPIN_SERVED : DROPIN_NONBLOCKING;

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "log.h"
 #include "nccl/real.h"
 
 dropin_real_t dropin_real;
@@ -93,7 +93,7 @@ static void load(void) {
     static loaded_scan_t scan;
     dl_iterate_phdr(scan_one, &scan);
     char cuda_home[PATH_MAX] = "";
-    const char *cuda = nvrar_process_getenv("CUDA_HOME");
+    const char *cuda = getenv("CUDA_HOME"); /* CUDA's variable, not in nvrar's registry */
     if (cuda) snprintf(cuda_home, sizeof cuda_home, "%s/lib64/libnccl.so.2", cuda);
     const char *candidates[] = {
         scan.nccl,

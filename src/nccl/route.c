@@ -1,7 +1,6 @@
 /* The drop-in's decisions (route.h): pure, no CUDA, no NCCL library; tests/unit/test_dropin.c proves them. */
 #include <string.h>
 
-#include "internal.h"
 #include "nccl/route.h"
 
 const char *dropin_reason_text(dropin_reason_t reason) {
@@ -62,10 +61,10 @@ dropin_reason_t dropin_attach_decide(const dropin_member_t *members, int nranks,
 
 nvrar_result_t dropin_settings_read(const char *(*lookup)(const char *), dropin_settings_t *out) {
   dropin_settings_t s = {0, 0};
-  NVRAR_CHECK(nvrar_env_read("NVRAR_NCCL_DISABLE", lookup, &s.disable));
-  NVRAR_CHECK(nvrar_env_read("NVRAR_NCCL_MAX_BYTES", lookup, &s.max_bytes));
-  *out = s;
-  return NVRAR_SUCCESS;
+  nvrar_result_t res = nvrar_env_read("NVRAR_NCCL_DISABLE", lookup, &s.disable);
+  if (res == NVRAR_SUCCESS) res = nvrar_env_read("NVRAR_NCCL_MAX_BYTES", lookup, &s.max_bytes);
+  if (res == NVRAR_SUCCESS) *out = s;
+  return res;
 }
 
 dropin_reason_t dropin_route_all_reduce(ncclDataType_t datatype, ncclRedOp_t op, size_t count, size_t max_bytes,

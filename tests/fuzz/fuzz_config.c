@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
   }
   for (int i = 0; i < NVARS; i++) {
     size_t bytes;
-    if (values[i] && nvrar_parse_size(values[i], &bytes) == 0 && bytes == (size_t)-1) abort();
+    if (values[i] && nvrar_size_from_text(values[i], &bytes) == 0 && bytes == (size_t)-1) abort();
   }
   for (int i = 0; i < NVARS; i++) { /* every variable reads through the registry, or is refused */
     union { int i; size_t z; double d; nvrar_algo_t a; const char *s; } out;

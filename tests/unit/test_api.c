@@ -2,6 +2,7 @@
  * The public API of libnvrar.so on a machine without a GPU: NULL or unknown communicators, bad
  * unique ids, ranks and configs are refused with their codes before CUDA or NVSHMEM is touched.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,71 @@
 #include "unit.h"
 
 enum { NVRAR_MAX_WORLD_RANKS = 512 }; /* the public limit of nvrar_comm_init (src/algo/limits.h) */
+
+/* A stand-in environment for nvrar_env_read. */
+static const char *fake_env(const char *name) {
+  if (!strcmp(name, "NVRAR_NUM_BLOCKS")) return "48";
+  if (!strcmp(name, "NVRAR_TIMEOUT")) return "never";
+  return NULL;
+}
+
+/* What programs built on nvrar use instead of its internals (the drop-in, nvrar_perf): names, sizes,
+ * the environment registry, the resolved config and the log, all through libnvrar.so. */
+static void test_tools_api(void) {
+  CHECK(!strcmp(nvrar_dtype_name(NVRAR_BFLOAT16), "bfloat16") && !strcmp(nvrar_dtype_name(NVRAR_NUM_DTYPES), "unknown"));
+  CHECK(!strcmp(nvrar_op_name(NVRAR_MAX), "max") && !strcmp(nvrar_op_name((nvrar_op_t)-1), "unknown"));
+  size_t bytes = 7;
+  CHECK(nvrar_parse_size("64KiB", &bytes) == NVRAR_SUCCESS && bytes == 65536);
+  CHECK(nvrar_parse_size("3.5G", &bytes) == NVRAR_SUCCESS && bytes == (size_t)7 << 29);
+  bytes = 7;
+  CHECK(nvrar_parse_size("64Q", &bytes) == NVRAR_ERR_INVALID_ARGUMENT && bytes == 7 &&
+        strstr(nvrar_get_last_error(), "\"64Q\" is not a size"));
+  CHECK(nvrar_parse_size("99999999999T", &bytes) == NVRAR_ERR_INVALID_ARGUMENT && bytes == 7);
+  CHECK(nvrar_parse_size(NULL, &bytes) == NVRAR_ERR_INVALID_ARGUMENT && nvrar_parse_size("1", NULL) != NVRAR_SUCCESS);
+  int blocks = 0;
+  double seconds = 0;
+  CHECK(nvrar_env_read("NVRAR_NUM_BLOCKS", fake_env, &blocks) == NVRAR_SUCCESS && blocks == 48);
+  CHECK(nvrar_env_read("NVRAR_TIMEOUT", fake_env, &seconds) == NVRAR_ERR_INVALID_ARGUMENT &&
+        strstr(nvrar_get_last_error(), "NVRAR_TIMEOUT=\"never\" is invalid"));
+  CHECK(nvrar_env_read("NVRAR_RINGS", fake_env, &blocks) == NVRAR_SUCCESS && blocks == 0); /* unset: default */
+  CHECK(nvrar_env_read("NVRAR_NO_SUCH", fake_env, &blocks) == NVRAR_ERR_INVALID_ARGUMENT &&
+        strstr(nvrar_get_last_error(), "NVRAR_NO_SUCH is not one of nvrar's variables"));
+  CHECK(nvrar_env_read(NULL, NULL, &blocks) == NVRAR_ERR_INVALID_ARGUMENT);
+  CHECK(nvrar_env_read("NVRAR_RINGS", NULL, NULL) == NVRAR_ERR_INVALID_ARGUMENT);
+  /* the resolved config: defaults, the environment over them, a set field over the environment */
+  unsetenv("NVRAR_NUM_BLOCKS");
+  unsetenv("NVRAR_TIMEOUT");
+  setenv("NVRAR_RINGS", "2", 1);
+  nvrar_config_t config = NVRAR_CONFIG_INITIALIZER, got = NVRAR_CONFIG_INITIALIZER;
+  config.timeout_seconds = 7.5;
+  CHECK(nvrar_config_resolve(&config, &got) == NVRAR_SUCCESS && got.timeout_seconds == 7.5 && got.rings == 2 &&
+        got.memory_bytes > 0 && got.device == -1 && got.size == sizeof got);
+  CHECK(nvrar_config_resolve(NULL, &got) == NVRAR_SUCCESS && got.timeout_seconds == 30 && got.rings == 2);
+  setenv("NVRAR_RINGS", "99", 1);
+  got.rings = -5;
+  CHECK(nvrar_config_resolve(NULL, &got) == NVRAR_ERR_INVALID_ARGUMENT && got.rings == -5 &&
+        strstr(nvrar_get_last_error(), "NVRAR_RINGS=\"99\""));
+  unsetenv("NVRAR_RINGS");
+  config.num_blocks = -1;
+  CHECK(nvrar_config_resolve(&config, &got) == NVRAR_ERR_INVALID_ARGUMENT && strstr(nvrar_get_last_error(), "num_blocks"));
+  /* an older caller's shorter struct (before gpus_per_node) is written only as far as its size */
+  struct {
+    nvrar_config_t config;
+    unsigned char guard[16];
+  } old;
+  memset(&old, 0xab, sizeof old);
+  old.config.size = offsetof(nvrar_config_t, gpus_per_node);
+  old.config.version = NVRAR_VERSION;
+  CHECK(nvrar_config_resolve(NULL, &old.config) == NVRAR_SUCCESS && old.config.timeout_seconds == 30 &&
+        old.config.size == offsetof(nvrar_config_t, gpus_per_node));
+  CHECK(((unsigned char *)&old.config)[offsetof(nvrar_config_t, gpus_per_node)] == 0xab);
+  got.size = 8;
+  CHECK(nvrar_config_resolve(NULL, &got) == NVRAR_ERR_VERSION && nvrar_config_resolve(NULL, NULL) != NVRAR_SUCCESS);
+  /* the log: NONE is never printed as a message level below the threshold; INIT | COLL is ALL */
+  CHECK(nvrar_log_enabled(NVRAR_LOG_WARN, NVRAR_SUBSYS_ALL) == (nvrar_log_enabled(NVRAR_LOG_WARN, NVRAR_SUBSYS_INIT) ||
+                                                                nvrar_log_enabled(NVRAR_LOG_WARN, NVRAR_SUBSYS_COLL)));
+  CHECK(!nvrar_log_enabled(NVRAR_LOG_TRACE, 0));
+}
 
 int main(void) {
   char buf[64] __attribute__((aligned(16))) = {0};
@@ -40,6 +106,7 @@ int main(void) {
   CHECK(nvrar_algo_from_name("ring-", &algo) == NVRAR_ERR_INVALID_ARGUMENT && algo == NVRAR_ALGO_RING);
   CHECK(nvrar_algo_from_name(NULL, &algo) == NVRAR_ERR_INVALID_ARGUMENT);
   CHECK(nvrar_algo_from_name("ring", NULL) == NVRAR_ERR_INVALID_ARGUMENT);
+  test_tools_api();
   CHECK(nvrar_all_reduce(NULL, a, b, 4, NVRAR_FLOAT32, NVRAR_SUM, NULL) == NVRAR_ERR_INVALID_ARGUMENT);
   CHECK(strstr(nvrar_get_last_error(), "comm is NULL") != NULL);
   nvrar_comm_t bogus = (nvrar_comm_t)(void *)buf;

@@ -138,7 +138,7 @@ int main(void) {
   set_env(0, NULL, NULL);
   CHECK(nvrar_env_read("NVRAR_NCCL_MAX_BYTES", lookup, &max) == NVRAR_SUCCESS && max == (size_t)64 << 20);
   CHECK(nvrar_env_read("NVRAR_DEBUG", lookup, &text) == NVRAR_SUCCESS && !strcmp(text, "WARN"));
-  CHECK(nvrar_env_read("NVRAR_NO_SUCH", lookup, &text) == NVRAR_ERR_INTERNAL);
+  CHECK(nvrar_env_read("NVRAR_NO_SUCH", lookup, &text) == NVRAR_ERR_INVALID_ARGUMENT);
   set_env(0, "NVRAR_THREADS_PER_BLOCK", "100");
   CHECK(nvrar_settings_resolve(NULL, lookup, &s) == NVRAR_ERR_INVALID_ARGUMENT &&
         strstr(nvrar_last_error_text(), "expected 0 or a multiple of 32 in 64-512"));

@@ -7,8 +7,9 @@
  * Memory-ordering contract (PTX memory model, system scope because peers are other GPUs):
  *  - barrier flags: data stores, __syncthreads, then one thread per peer st.release.sys the flag;
  *    the waiter ld.acquire.sys the flag, then __syncthreads, then the block reads the data.
- *  - one-shot cells: data and flag travel in one 16-byte store, each 8-byte half carrying its own
- *    copy of the flag, so a reader that sees the flag in a half sees that half's data.
+ *  - flag-in-data cells (one-shot, hier-rd between nodes): data and flag travel in one 16-byte
+ *    store, each 8-byte half carrying its own copy of the flag, so a reader that sees the flag in a
+ *    half sees that half's data.
  *  - staging written by peers is read with ld.global.cg (L2, never a stale L1 line).
  */
 #ifndef NVRAR_DEVICE_COMMON_CUH
@@ -152,9 +153,21 @@ __device__ __forceinline__ uint4 load_cg(const uint4 *p) {
   return v;
 }
 
-/* One-shot cell: {data.x, flag, data.y, flag} in a single 16-byte store. */
+/*
+ * Flag-in-data cells, the one rule of every algorithm that polls data instead of a flag (one-shot,
+ * its fused RMSNorm, hier-rd's hops between nodes): a 16-byte pack {d0, d1, d2, d3} travels as a
+ * pair of 16-byte cells {d0, flag, d1, flag} {d2, flag, d3, flag}, each cell written by one 16-byte
+ * store, and a reader takes the pack only once all four flag words equal the flag it expects
+ * (cell_pair_read). Which flag a call expects, and how a cell that was read stops matching, are
+ * each algorithm's own (one-shot: a per-piece counter, cell_flag; hier-rd: the stage, zeroed after
+ * reading, putsig.cuh).
+ */
+__device__ __forceinline__ uint4 cell_make(uint32_t d0, uint32_t d1, uint32_t flag) { return make_uint4(d0, flag, d1, flag); }
+
+/* A cell written straight into a peer's memory (one-shot). */
 __device__ __forceinline__ void cell_store(uint4 *dst, uint32_t d0, uint32_t d1, uint32_t flag) {
-  asm volatile("st.volatile.global.v4.u32 [%0], {%1,%2,%3,%4};" ::"l"(dst), "r"(d0), "r"(flag), "r"(d1), "r"(flag)
+  const uint4 c = cell_make(d0, d1, flag);
+  asm volatile("st.volatile.global.v4.u32 [%0], {%1,%2,%3,%4};" ::"l"(dst), "r"(c.x), "r"(c.y), "r"(c.z), "r"(c.w)
                : "memory");
 }
 
@@ -223,8 +236,8 @@ struct Waiter {
   }
 };
 
-/* A one-shot cell pair: spins (bounded) until both 16-byte cells carry `flag`, then *v is their
- * pack; false (and *v unspecified) if the wait gave up. */
+/* A cell pair: spins (bounded) until both 16-byte cells carry `flag`, then *v is their pack; false
+ * (and *v unspecified) if the wait gave up. */
 __device__ __forceinline__ bool cell_pair_read(const nvrar_kernel_args_t &a, const uint4 *src, uint32_t flag,
                                                uint4 *v) {
   uint4 c0, c1;

@@ -180,8 +180,8 @@ __device__ __forceinline__ uint4 *slot(const nvrar_kernel_args_t &a, const Round
 }
 
 /*
- * Flag-in-data hops between nodes (hier-rd's small shards): each 16-byte pack travels as two cells
- * {d0, flag, d1, flag} (common.cuh), so the reader polls the data itself and no signal follows the
+ * Flag-in-data hops between nodes (hier-rd's small shards): each 16-byte pack travels as a cell pair
+ * (common.cuh's one cell rule), so the reader polls the data itself and no signal follows the
  * put: one hop costs one put's latency instead of a put, a fence and a signal. The cells have their
  * own area at the end of each (block, parity) region, never written with raw data, and the reader
  * zeroes every cell it has consumed (the area is the same, a.cells_packs, for every call and
@@ -207,8 +207,8 @@ template <typename Load>
 __device__ __forceinline__ void ll_send(uint4 *dst, uint4 *enc, uint64_t n, uint32_t flag, int pe, Load load) {
   for (uint64_t k = threadIdx.x; k < n; k += blockDim.x) {
     uint4 v = load(k);
-    enc[2 * k] = make_uint4(v.x, flag, v.y, flag);
-    enc[2 * k + 1] = make_uint4(v.z, flag, v.w, flag);
+    enc[2 * k] = cell_make(v.x, v.y, flag);
+    enc[2 * k + 1] = cell_make(v.z, v.w, flag);
   }
   __syncthreads();
   if (n) nvshmemx_putmem_nbi_block(dst, enc, n * 2 * NVRAR_PACK_BYTES, pe);
@@ -222,21 +222,12 @@ __device__ __forceinline__ bool ll_recv(const nvrar_kernel_args_t &a, uint4 *cel
                                         Use use) {
   bool ok = true;
   for (uint64_t k = threadIdx.x; k < n && ok; k += blockDim.x) {
-    uint4 c0, c1;
-    Waiter w;
-    for (;;) {
-      c0 = cell_load(cells + 2 * k);
-      c1 = cell_load(cells + 2 * k + 1);
-      if (c0.y == flag && c0.w == flag && c1.y == flag && c1.w == flag) break;
-      if (w.give_up(a)) {
-        ok = false;
-        break;
-      }
-    }
+    uint4 v;
+    ok = cell_pair_read(a, cells + 2 * k, flag, &v);
     if (!ok) break;
     cells[2 * k] = make_uint4(0, 0, 0, 0);
     cells[2 * k + 1] = make_uint4(0, 0, 0, 0);
-    use(k, make_uint4(c0.x, c0.z, c1.x, c1.z));
+    use(k, v);
   }
   __threadfence();
   return __syncthreads_and(ok);

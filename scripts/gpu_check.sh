@@ -12,7 +12,9 @@
 #          memory of init at 1, 2, 4, 8 ranks
 #   digest: the fixed digest corpus (tests/mp/digest_corpus.c) at 1-8 ranks and the virtual layouts,
 #          ranks sharing the GPUs: digests.txt; BASELINE_SRC=tree also builds that tree's library and
-#          diffs the corpus run against it (the proof that a refactor changed no result)
+#          diffs the corpus run against it (the proof that a refactor changed no result);
+#          DIGEST_SPECS="ranks:gpus_per_node ..." runs part of it (default "1: 2: 3: 4: 5: 8: 4:2 4:1
+#          8:4 8:2 6:2"; "4:2 4:1 8:4 8:2 6:2": the virtual layouts alone, for the multi-node kernels)
 #   sanitize: compute-sanitizer memcheck, racecheck and synccheck over test_allreduce on 2 ranks for
 #          one-shot, two-shot, ring, simple ring and hier-rd (small messages)
 #   sweep: launch-shape variants of each forced algorithm (for src/tune.c), no NCCL;
@@ -134,7 +136,7 @@ if [ "$mode" = digest ]; then
     local label=$1 spec n gpn
     shift
     : > "$LOGS/digests$label.txt"
-    for spec in 1: 2: 3: 4: 5: 8: 4:2 4:1 8:4 8:2 6:2; do
+    for spec in ${DIGEST_SPECS:-1: 2: 3: 4: 5: 8: 4:2 4:1 8:4 8:2 6:2}; do
       n=${spec%%:*} gpn=${spec#*:}
       run "digest$label.n$n.${gpn:-all}" 600 env "$@" NVRAR_SHARE_GPUS=1 NVRAR_GPUS_PER_NODE=$gpn "$bin/digest_corpus" -g "$n"
       grep -E '^[0-9]+ ' "$LOGS/digest$label.n$n.${gpn:-all}.log" >> "$LOGS/digests$label.txt"

@@ -55,8 +55,10 @@ static inline double mp_now(void) {
 
 /* NVRAR_SHARE_GPUS=1: ranks may share GPUs, rank r on GPU r % (GPUs visible). */
 static inline int mp_sharing(void) {
-  const char *v = getenv("NVRAR_SHARE_GPUS");
-  return v && !strcmp(v, "1");
+  int share = 0;
+  if (nvrar_env_read("NVRAR_SHARE_GPUS", NULL, &share) != NVRAR_SUCCESS)
+    fprintf(stderr, "%s; the ranks do not share GPUs\n", nvrar_get_last_error());
+  return share;
 }
 
 /* Ranks share this run's GPUs (then cudaMemGetInfo sees the other ranks' memory too, and times are

@@ -13,29 +13,46 @@
 #include "internal.h"
 #include "shmem_env.h"
 
+/*
+ * The one size grammar (Python's nvrar.parse_size is the same; python/tests/test_sizes.py checks the
+ * two against each other): spaces, a decimal number (digits, a fraction, or both; no sign, exponent
+ * or hex), spaces, an optional binary unit K, M, G or T, then B or iB after a unit, B alone after none,
+ * spaces. Rounded up to a whole byte; 2^64 and above refused.
+ */
 int nvrar_size_from_text(const char *text, size_t *out) {
   if (!text) return -1;
   while (isspace((unsigned char)*text)) text++;
-  if (!isdigit((unsigned char)*text) && *text != '.') return -1;
-  errno = 0;
-  char *end = NULL;
-  double value = strtod(text, &end);
-  if (errno || end == text || value < 0) return -1;
+  const char *number = text;
+  size_t digits = 0;
+  while (isdigit((unsigned char)*text)) text++, digits++;
+  if (*text == '.')
+    for (text++; isdigit((unsigned char)*text); text++) digits++;
+  size_t len = (size_t)(text - number);
+  char buf[512];
+  if (!digits || len >= sizeof buf) return -1;
+  memcpy(buf, number, len);
+  buf[len] = 0;
+  while (isspace((unsigned char)*text)) text++;
   double scale = 1;
-  switch (toupper((unsigned char)*end)) {
-    case 'K': scale = 1024.0; end++; break;
-    case 'M': scale = 1024.0 * 1024; end++; break;
-    case 'G': scale = 1024.0 * 1024 * 1024; end++; break;
-    case 'T': scale = 1024.0 * 1024 * 1024 * 1024; end++; break;
+  switch (toupper((unsigned char)*text)) {
+    case 'K': scale = 1024.0; break;
+    case 'M': scale = 1024.0 * 1024; break;
+    case 'G': scale = 1024.0 * 1024 * 1024; break;
+    case 'T': scale = 1024.0 * 1024 * 1024 * 1024; break;
     default: break;
   }
-  /* Accept K, KB, KiB (all binary: these are buffer sizes), and a trailing B on plain numbers. */
-  if (scale > 1 && (*end == 'i' || *end == 'I')) end++;
-  if (*end == 'B' || *end == 'b') end++;
-  while (isspace((unsigned char)*end)) end++;
-  if (*end) return -1;
-  double bytes = ceil(value * scale);
-  if (bytes >= 18446744073709551615.0) return -1;
+  if (scale > 1) {
+    text++;
+    if (*text == 'i' || *text == 'I') {
+      text++;
+      if (*text != 'B' && *text != 'b') return -1; /* "Ki" alone is no unit */
+    }
+  }
+  if (*text == 'B' || *text == 'b') text++;
+  while (isspace((unsigned char)*text)) text++;
+  if (*text) return -1;
+  double bytes = ceil(strtod(buf, NULL) * scale); /* buf holds digits and one point only */
+  if (!(bytes < 18446744073709551616.0)) return -1;
   *out = (size_t)bytes;
   return 0;
 }

@@ -143,6 +143,7 @@ def _declare(lib):
                                              c_size_t, c_size_t, c_int, c_void_p]),
         "nvrar_exchange": (r, [c_void_p, c_void_p, c_void_p, c_size_t, c_int, c_void_p]),
         "nvrar_dtype_size": (c_size_t, [c_int]),
+        "nvrar_parse_size": (r, [c_char_p, ctypes.POINTER(c_size_t)]),
         "nvrar_algo_info": (r, [c_int, ctypes.POINTER(c_char_p), ctypes.POINTER(c_int)]),
         "nvrar_tuned_file": (r, [c_int, c_int, c_char_p, c_size_t]),
         "nvrar_tuned_read": (r, [c_char_p, ctypes.POINTER(TunedEntry), c_int, ctypes.POINTER(c_int)]),

@@ -1,4 +1,6 @@
-"""Size tokens as the tuner's command line takes them: 1024, 64K, 64KiB, 64KB, 1M, 1.5MiB, 2G."""
+"""Size tokens as the tuner's command line takes them: 1024, 64K, 64KiB, 64KB, 1M, 1.5MiB, 2G. The
+grammar of the C library's nvrar_parse_size (its NVRAR_* sizes), here so that the tuner's arguments
+parse without the native library; python/tests/test_sizes.py holds the two to the same answers."""
 import re
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}

@@ -36,6 +36,11 @@ int main(void) {
   CHECK(nvrar_parse_size("10MM", &v) != 0);
   CHECK(nvrar_parse_size("99999999T", &v) != 0);
   CHECK(nvrar_parse_size(NULL, &v) != 0);
+  /* strtod's wider grammar is not a size's: no exponent, hex, inf; "Ki" needs its B */
+  CHECK(nvrar_parse_size("1e3", &v) != 0 && nvrar_parse_size("0x10", &v) != 0 && nvrar_parse_size("inf", &v) != 0);
+  CHECK(nvrar_parse_size("1Ki", &v) != 0 && nvrar_parse_size("+1", &v) != 0 && nvrar_parse_size(".", &v) != 0);
+  CHECK(nvrar_parse_size(" 3 K ", &v) == 0 && v == 3072);
+  CHECK(nvrar_parse_size("1.0001K", &v) == 0 && v == 1025); /* rounded up to a whole byte */
 
   nvrar_algo_t a;
   CHECK(nvrar_parse_algo("oneshot", &a) == 0 && a == NVRAR_ALGO_ONESHOT);

@@ -421,10 +421,10 @@ static ncclResult_t agree(dropin_comm_t *d, dropin_reason_t refused) {
   if (world.shmem_stuck && me.refused == DROPIN_SERVED) me.refused = DROPIN_SHMEM_STUCK;
   pthread_mutex_unlock(&lock);
   /* What nvrar_comm_init will resolve, checked before anyone starts NVSHMEM's collective init. */
-  nvrar_config_t nvrar_settings = NVRAR_CONFIG_INITIALIZER;
+  nvrar_config_t resolved = NVRAR_CONFIG_INITIALIZER;
   double timeout = 30;
-  if (nvrar_config_resolve(NULL, &nvrar_settings) == NVRAR_SUCCESS) {
-    timeout = nvrar_settings.timeout_seconds;
+  if (nvrar_config_resolve(NULL, &resolved) == NVRAR_SUCCESS) {
+    timeout = resolved.timeout_seconds;
   } else if (me.refused == DROPIN_SERVED) {
     NVRAR_WARN("NCCL drop-in: %s", nvrar_get_last_error());
     me.refused = DROPIN_INIT_FAILED;

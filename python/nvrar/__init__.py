@@ -12,7 +12,7 @@ from .sizes import parse_size
 __all__ = ["NVRAR_AVAILABLE", "NvrarError", "unavailable_reason", "version", "library_path", "nccl_library_path",
            "parse_size",
            "DTYPES", "OPS", "ALGOS", "NVRAR_CACHE_DIR", "cache_dir", "tuned_file", "resolve_params", "params_for",
-           "read_tuned", "write_tuned", "DEFAULT_PARAMS", "Communicator"]
+           "read_tuned", "write_tuned", "DEFAULT_PARAMS", "resolved_config", "Communicator"]
 
 __version__ = "0.4.0"
 
@@ -85,3 +85,17 @@ def version():
     v = ctypes.c_int()
     check(_lib().nvrar_get_version(ctypes.byref(v)))
     return f"{v.value // 100000}.{v.value // 1000 % 100}.{v.value % 1000}"
+
+
+def resolved_config(**fields):
+    """What nvrar_comm_init would use for a Communicator made with these config fields (device,
+    memory_bytes, algo, num_blocks, ...): each field as the C library resolves it from the fields,
+    then the NVRAR_* environment, then its defaults; algo by name. NvrarError (the library's message,
+    naming the bad field or variable) for what init would refuse."""
+    import ctypes
+    config = _native.config(**fields)
+    out = _native.config()
+    check(_lib().nvrar_config_resolve(ctypes.byref(config), ctypes.byref(out)))
+    got = {name: getattr(out, name) for name, _ in _native.Config._fields_ if name not in ("size", "version")}
+    got["algo"] = ALGO_NAMES[got["algo"]]
+    return got

@@ -111,12 +111,18 @@ def c_value(name, ctype, value):
 
 
 def config(**fields):
-    """An nvrar_config_t as NVRAR_CONFIG_INITIALIZER makes it, with `fields` set."""
+    """An nvrar_config_t as NVRAR_CONFIG_INITIALIZER makes it, with `fields` set (algo by its
+    nvrar_algo_t value or its name)."""
     c = Config(ctypes.sizeof(Config), VERSION_CODE, -1, 0, 0, 0, 0, 0, 0.0, 0, 0, 0)
     types = dict(Config._fields_)
     for name, value in fields.items():
         if name not in types or name in ("size", "version"):
             raise TypeError(f"nvrar config has no field {name!r}")
+        if name == "algo" and isinstance(value, str):
+            names = [algo for algo, _ in algorithms()]
+            if value not in names:
+                raise ValueError(f"algo {value!r} is not one of {', '.join(names)}")
+            value = names.index(value)
         setattr(c, name, c_value(name, types[name], value))
     return c
 
@@ -144,6 +150,7 @@ def _declare(lib):
         "nvrar_exchange": (r, [c_void_p, c_void_p, c_void_p, c_size_t, c_int, c_void_p]),
         "nvrar_dtype_size": (c_size_t, [c_int]),
         "nvrar_parse_size": (r, [c_char_p, ctypes.POINTER(c_size_t)]),
+        "nvrar_config_resolve": (r, [ctypes.POINTER(Config), ctypes.POINTER(Config)]),
         "nvrar_algo_info": (r, [c_int, ctypes.POINTER(c_char_p), ctypes.POINTER(c_int)]),
         "nvrar_tuned_file": (r, [c_int, c_int, c_char_p, c_size_t]),
         "nvrar_tuned_read": (r, [c_char_p, ctypes.POINTER(TunedEntry), c_int, ctypes.POINTER(c_int)]),

@@ -101,11 +101,6 @@ class Communicator:
         self.device = torch.device("cuda", torch.cuda.current_device()) if device is None else torch.device(device)
         if self.device.type != "cuda" or self.device.index is None:
             raise ValueError(f"device must be a CUDA device with an index, not {self.device}")
-        if "algo" in config and isinstance(config["algo"], str):
-            from . import ALGOS
-            if config["algo"] not in ALGOS:
-                raise ValueError(f"algo {config['algo']!r} is not one of {', '.join(ALGOS)}")
-            config["algo"] = ALGOS[config["algo"]]
         _register_op()  # before anything is live: a failure here leaves nothing behind
         self._comm = None
         self._pid = os.getpid()
@@ -115,6 +110,8 @@ class Communicator:
         failure = None
         try:
             cfg = _native.config(device=self.device.index, **config)
+            # what init would refuse here (a bad NVRAR_* variable of this rank) stops every rank now
+            check(_lib().nvrar_config_resolve(ctypes.byref(cfg), ctypes.byref(_native.config())))
             uid = _native.UniqueId()
             if self.rank == 0:
                 check(_lib().nvrar_get_unique_id(ctypes.byref(uid)))

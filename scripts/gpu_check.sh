@@ -3,7 +3,7 @@
 # tests/CMakeLists.txt; the shared tier too in full mode), run nvrar_perf against NCCL in the same
 # run, write every log under $LOGS and print a short table last.
 #
-#   scripts/gpu_check.sh [full|quick|bench|tests|shared|digest|sanitize|sweep|algos] [ring]
+#   scripts/gpu_check.sh [full|quick|bench|tests|shared|digest|sanitize|sweep|algos|maketest] [ring]
 #          (default: full with 2 GPUs or more, shared with one)
 #   shared: the shared tier (ctest -L shared, SHARED_PART=k/m for every m-th run from the k-th: every
 #          multi-rank suite at 2-8 ranks and on the virtual
@@ -15,6 +15,8 @@
 #          diffs the corpus run against it (the proof that a refactor changed no result);
 #          DIGEST_SPECS="ranks:gpus_per_node ..." runs part of it (default "1: 2: 3: 4: 5: 8: 4:2 4:1
 #          8:4 8:2 6:2"; "4:2 4:1 8:4 8:2 6:2": the virtual layouts alone, for the multi-node kernels)
+#   maketest: the README's `make test` on a fresh build folder, in the background across device
+#          calls (it outlasts one on one GPU): call it again until it prints the summaries
 #   sanitize: compute-sanitizer memcheck, racecheck and synccheck over test_allreduce on 2 ranks for
 #          one-shot, two-shot, ring, simple ring and hier-rd (small messages)
 #   sweep: launch-shape variants of each forced algorithm (for src/tune.c), no NCCL;
@@ -54,12 +56,12 @@ wheel_dir() { python3 -c "import nvidia.$1 as m; print(list(m.__path__)[0])" 2>/
 nvshmem_dir=$(wheel_dir nvshmem) && export LD_LIBRARY_PATH="$nvshmem_dir/lib:${LD_LIBRARY_PATH:-}"
 nccl_dir=$(wheel_dir nccl) && export NVRAR_NCCL_LIBRARY="${NVRAR_NCCL_LIBRARY:-$nccl_dir/lib/libnccl.so.2}"
 
-if [ ! -x "$BUILD/bin/nvrar_perf" ] || [ ! -x "$BUILD/bin/test_allreduce" ]; then
+if [ "$mode" != maketest ] && { [ ! -x "$BUILD/bin/nvrar_perf" ] || [ ! -x "$BUILD/bin/test_allreduce" ]; }; then
   echo "== building in $BUILD"
   { cmake -S . -B "$BUILD" -G Ninja && ninja -C "$BUILD"; } > "$LOGS/build.log" 2>&1 || { tail -30 "$LOGS/build.log"; exit 1; }
 fi
 bin="$BUILD/bin"
-export LD_LIBRARY_PATH="$(cd "$BUILD/lib" && pwd):$LD_LIBRARY_PATH"
+[ -d "$BUILD/lib" ] && export LD_LIBRARY_PATH="$(cd "$BUILD/lib" && pwd):${LD_LIBRARY_PATH:-}"
 ngpu=$(nvidia-smi -L 2>/dev/null | grep -c GPU || true)
 [ -n "$mode" ] || { [ "${ngpu:-0}" -ge 2 ] && mode=full || mode=shared; }
 echo "== $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1), $ngpu GPUs, mode $mode"
@@ -103,6 +105,31 @@ ctest_tier() {
     "$(grep -E 'tests passed' "$LOGS/$name.log" | tail -1)" | tee -a "$summary"
   [ $rc -eq 0 ] || grep -E '^\s+[0-9]+ - ' "$LOGS/$name.log" | head -30
 }
+
+if [ "$mode" = maketest ]; then
+  # The README's `make test` on a fresh build, which outlasts one 10-minute device call on one GPU
+  # (the shared tier alone takes 15 minutes): the first call starts it in the background in its own
+  # session (MAKE_BUILD, default build-maketest: a fresh folder), every call waits up to WAIT_S
+  # (default 540) printing where it is, and the call that sees it end prints ctest's summaries.
+  dir=$LOGS/maketest
+  mkdir -p "$dir"
+  if [ ! -f "$dir/started" ]; then
+    date +%s > "$dir/started"
+    setsid nohup bash -c "make test BUILD=${MAKE_BUILD:-build-maketest} > '$dir/make_test.log' 2>&1; echo \$? > '$dir/rc'" \
+      > /dev/null 2>&1 < /dev/null &
+  fi
+  t0=$SECONDS
+  while [ ! -f "$dir/rc" ] && [ $((SECONDS - t0)) -lt "${WAIT_S:-540}" ]; do
+    sleep 30
+    echo "make test: $(( $(date +%s) - $(cat "$dir/started") )) s, $(grep -cE '^ *[0-9]+/[0-9]+ Test +#' "$dir/make_test.log") tests done; $(tail -1 "$dir/make_test.log" | cut -c1-100)"
+  done
+  if [ ! -f "$dir/rc" ]; then echo "make test still running: call again"; exit 0; fi
+  echo "make test: rc $(cat "$dir/rc") after $(( $(stat -c %Y "$dir/rc") - $(cat "$dir/started") )) s" | tee -a "$summary"
+  grep -E 'tests passed|Total Test time|passed in|skipped|FAILED|Failed' "$dir/make_test.log" | tee -a "$summary"
+  cp "$dir/make_test.log" "$LOGS/"
+  [ "$(cat "$dir/rc")" = 0 ] || echo "FAIL(make test)" >> "$summary"
+  finish
+fi
 
 if [ "$mode" = shared ]; then
   # SHARED_PART=k/m: every m-th run of the tier from the k-th (a device call has 10 minutes; the

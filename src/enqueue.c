@@ -33,6 +33,18 @@ static const nvrar_kernel_args_t *algo_row(nvrar_comm_t comm, nvrar_algo_t algo,
   }
 }
 
+/* An argument template with this call's buffers: count elements in packs 16-byte packs. */
+static nvrar_kernel_args_t call_args(const nvrar_kernel_args_t *template_args, const void *sendbuf, void *recvbuf,
+                                     size_t count, uint64_t packs) {
+  nvrar_kernel_args_t args = *template_args;
+  args.send = sendbuf;
+  args.recv = recvbuf;
+  args.count = count;
+  args.packs = packs;
+  args.aligned = (((uintptr_t)sendbuf | (uintptr_t)recvbuf) % NVRAR_PACK_BYTES) == 0;
+  return args;
+}
+
 /* One planned all-reduce of more than one rank: the row's template with this call's buffers, launched. */
 static nvrar_result_t launch_planned(nvrar_comm_t comm, const nvrar_plan_t *plan, const void *sendbuf, void *recvbuf,
                                      size_t count, size_t bytes, nvrar_dtype_t dtype, nvrar_op_t op, void *stream) {
@@ -40,12 +52,7 @@ static nvrar_result_t launch_planned(nvrar_comm_t comm, const nvrar_plan_t *plan
   nvrar_fused_fn fused = NULL;
   const nvrar_kernel_args_t *row = algo_row(comm, plan->algo, &launch, &fused);
   if (!row) return nvrar_error(NVRAR_ERR_INTERNAL, "nvrar_all_reduce: the planner chose algorithm %d", (int)plan->algo);
-  nvrar_kernel_args_t args = *row;
-  args.send = sendbuf;
-  args.recv = recvbuf;
-  args.count = count;
-  args.packs = (bytes + NVRAR_PACK_BYTES - 1) / NVRAR_PACK_BYTES;
-  args.aligned = (((uintptr_t)sendbuf | (uintptr_t)recvbuf) % NVRAR_PACK_BYTES) == 0;
+  nvrar_kernel_args_t args = call_args(row, sendbuf, recvbuf, count, (bytes + NVRAR_PACK_BYTES - 1) / NVRAR_PACK_BYTES);
   args.rings = plan->rings;
   args.chunk_packs = plan->chunk_packs;
   args.ll_packs = plan->ll_packs;
@@ -75,18 +82,6 @@ nvrar_result_t nvrar_comm_enqueue(nvrar_comm_t comm, const void *sendbuf, void *
   return launch_planned(comm, &plan, sendbuf, recvbuf, count, bytes, dtype, op, stream);
 }
 
-/* An all-reduce argument template with this call's buffers (whole 16-byte-aligned packs). */
-static nvrar_kernel_args_t fused_args(const nvrar_kernel_args_t *template_args, const void *input, void *out,
-                                      size_t count, uint64_t packs) {
-  nvrar_kernel_args_t args = *template_args;
-  args.send = input;
-  args.recv = out;
-  args.count = count;
-  args.packs = packs;
-  args.aligned = 1;
-  return args;
-}
-
 nvrar_result_t nvrar_comm_add_rmsnorm(nvrar_comm_t comm, const void *input, void *residual, const void *weight,
                                       float eps, void *out, size_t rows, size_t hidden, size_t bytes,
                                       nvrar_dtype_t dtype, void *stream) {
@@ -106,7 +101,7 @@ nvrar_result_t nvrar_comm_add_rmsnorm(nvrar_comm_t comm, const void *input, void
     const nvrar_kernel_args_t *row = algo_row(comm, plan.algo, &launch, &fused);
     err = NVRAR_FUSED_NO_FIT;
     if (row && fused) {
-      nvrar_kernel_args_t args = fused_args(row, input, out, count, packs);
+      nvrar_kernel_args_t args = call_args(row, input, out, count, packs); /* aligned: the checks made it so */
       path = nvrar_algo_name(plan.algo);
       err = fused(&args, &n, dtype, stream);
     }

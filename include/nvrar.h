@@ -56,7 +56,8 @@ typedef enum nvrar_result {
   NVRAR_ERR_VERSION = 8,          /* unique id or config from another nvrar version */
   NVRAR_ERR_ABORTED = 9,          /* the communicator was aborted */
   NVRAR_ERR_INTERNAL = 10,        /* a bug in nvrar: please report it */
-  NVRAR_NUM_RESULTS = 11
+  NVRAR_ERR_MISMATCH = 11,        /* the ranks' calls differ (count, dtype, op, shape): seen on the device */
+  NVRAR_NUM_RESULTS = 12
 } nvrar_result_t;
 
 typedef enum nvrar_dtype {
@@ -176,7 +177,7 @@ NVRAR_API nvrar_result_t nvrar_comm_abort(nvrar_comm_t comm);
 
 /*
  * Local, non-blocking: the first error a kernel of this communicator recorded (NVRAR_ERR_TIMEOUT
- * when a peer never arrived), or NVRAR_SUCCESS. Reads host-mapped memory; never synchronises.
+ * when a peer never arrived, NVRAR_ERR_MISMATCH when a peer's call differed), or NVRAR_SUCCESS. Reads host-mapped memory; never synchronises.
  */
 NVRAR_API nvrar_result_t nvrar_comm_get_async_error(nvrar_comm_t comm, nvrar_result_t *async_error);
 
@@ -246,9 +247,15 @@ NVRAR_API nvrar_result_t nvrar_free(nvrar_comm_t comm, void *ptr);
  * then reports the error. Every later kernel of that communicator, already queued or replayed from a
  * CUDA graph captured before, finds it dead and fills its whole recvbuf so, without waiting: a
  * failed all-reduce never returns numbers that look right.
- * Every rank must issue the same sequence of all-reduces with the same count, dtype and op. What a
- * mismatch does is not detected on the device: another op gives the ranks different results, and
- * another count can pair with the peer's next call or time out (NVRAR_ERR_TIMEOUT, output NaN).
+ * Every rank must issue the same sequence of all-reduces with the same count, dtype and op. On one
+ * node, one-shot and two-shot (AUTO's choice there, and their fused forms) hand each peer a 32-bit
+ * signature of the call with the data and check the peers' before they fold: a call whose count,
+ * dtype or op differs from a peer's gives no result but NaNs, nvrar_comm_get_async_error reports
+ * NVRAR_ERR_MISMATCH on the ranks that saw it (the others time out, NVRAR_ERR_TIMEOUT), and the
+ * communicator is dead as after a timeout. Counts below 2^32 that differ are always told apart;
+ * other differences unless 32 bits of hash collide. Not caught: calls that take different
+ * algorithms on different ranks (they time out), and mismatches in the ring family and across
+ * nodes (they time out or, for another op, give the ranks different results).
  * The all-reduces of one communicator must be ordered with each other: one stream, or streams
  * ordered by events (as a CUDA graph's nodes are). Two at once on unordered streams share the
  * communicator's device-side counters and may mix; nvrar logs (INFO) the first change of stream.

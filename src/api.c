@@ -175,12 +175,15 @@ static nvrar_result_t check_device_buffer(const void *ptr, int device, const cha
   return NVRAR_SUCCESS;
 }
 
-/* A kernel's timeout or an abort recorded on the communicator fails every later collective call. */
+/* A kernel's timeout or mismatch, or an abort, recorded on the communicator fails every later collective call. */
 static nvrar_result_t check_healthy(nvrar_comm_t comm, const char *fn) {
   nvrar_result_t async = nvrar_comm_async_error(comm);
   if (async == NVRAR_ERR_TIMEOUT)
     return nvrar_error(NVRAR_ERR_TIMEOUT, "%s: an earlier call on rank %d timed out waiting for a peer; abort the "
                                           "communicator", fn, comm->rank);
+  if (async == NVRAR_ERR_MISMATCH)
+    return nvrar_error(NVRAR_ERR_MISMATCH, "%s: an earlier call on rank %d did not match a peer's (count, dtype, op "
+                                           "or shape differ across the ranks); abort the communicator", fn, comm->rank);
   if (async != NVRAR_SUCCESS)
     return nvrar_error(async, "%s: the communicator is in error (%s)", fn, nvrar_result_string(async));
   return NVRAR_SUCCESS;

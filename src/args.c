@@ -16,6 +16,7 @@ const char *nvrar_result_string(nvrar_result_t result) {
       "version mismatch",
       "communicator aborted",
       "internal error",
+      "calls differ across ranks",
   };
   return (unsigned)result < NVRAR_NUM_RESULTS ? names[result] : "unknown result";
 }

@@ -87,8 +87,8 @@ static cudaError_t start_counters_at_test_base(nvrar_comm_t comm) {
   memset(&init, 0, sizeof init);
   init.ll_count = (uint32_t)base;
   for (int b = 0; b < NVRAR_MAX_BLOCKS; b++) init.seq[b] = (uint32_t)base;
-  uint32_t flags[2 * NVRAR_MAX_BLOCKS * NVRAR_MAX_RANKS]; /* the flags area at the heap's start (setup.c) */
-  for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) flags[i] = (uint32_t)base;
+  uint64_t flags[2 * NVRAR_MAX_BLOCKS * NVRAR_MAX_RANKS]; /* the flags area at the heap's start (setup.c) */
+  for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) flags[i] = (uint32_t)base; /* signature 0 */
   cudaError_t e = cudaMemcpy(comm->sync, &init, sizeof init, cudaMemcpyHostToDevice);
   return e != cudaSuccess ? e : cudaMemcpy(comm->heap, flags, sizeof flags, cudaMemcpyHostToDevice);
 }

@@ -4,6 +4,7 @@
  */
 #include <cuda_runtime_api.h>
 
+#include "algo/sig.h"
 #include "algo/table.h"
 #include "comm.h"
 
@@ -33,10 +34,12 @@ static const nvrar_kernel_args_t *algo_row(nvrar_comm_t comm, nvrar_algo_t algo,
   }
 }
 
-/* An argument template with this call's buffers: count elements in packs 16-byte packs. */
+/* An argument template with this call's buffers and signature: count elements in packs 16-byte packs;
+ * hidden 0 for an all-reduce, the row length for the fused all-reduce + RMSNorm. */
 static nvrar_kernel_args_t call_args(const nvrar_kernel_args_t *template_args, const void *sendbuf, void *recvbuf,
-                                     size_t count, uint64_t packs) {
+                                     size_t count, uint64_t packs, nvrar_dtype_t dtype, nvrar_op_t op, size_t hidden) {
   nvrar_kernel_args_t args = *template_args;
+  args.sig = nvrar_call_sig(count, (int)dtype, (int)op, hidden);
   args.send = sendbuf;
   args.recv = recvbuf;
   args.count = count;
@@ -52,7 +55,8 @@ static nvrar_result_t launch_planned(nvrar_comm_t comm, const nvrar_plan_t *plan
   nvrar_fused_fn fused = NULL;
   const nvrar_kernel_args_t *row = algo_row(comm, plan->algo, &launch, &fused);
   if (!row) return nvrar_error(NVRAR_ERR_INTERNAL, "nvrar_all_reduce: the planner chose algorithm %d", (int)plan->algo);
-  nvrar_kernel_args_t args = call_args(row, sendbuf, recvbuf, count, (bytes + NVRAR_PACK_BYTES - 1) / NVRAR_PACK_BYTES);
+  nvrar_kernel_args_t args = call_args(row, sendbuf, recvbuf, count, (bytes + NVRAR_PACK_BYTES - 1) / NVRAR_PACK_BYTES,
+                                        dtype, op, 0);
   args.rings = plan->rings;
   args.chunk_packs = plan->chunk_packs;
   args.ll_packs = plan->ll_packs;
@@ -101,7 +105,7 @@ nvrar_result_t nvrar_comm_add_rmsnorm(nvrar_comm_t comm, const void *input, void
     const nvrar_kernel_args_t *row = algo_row(comm, plan.algo, &launch, &fused);
     err = NVRAR_FUSED_NO_FIT;
     if (row && fused) {
-      nvrar_kernel_args_t args = call_args(row, input, out, count, packs); /* aligned: the checks made it so */
+      nvrar_kernel_args_t args = call_args(row, input, out, count, packs, dtype, NVRAR_SUM, hidden); /* aligned: checked */
       path = nvrar_algo_name(plan.algo);
       err = fused(&args, &n, dtype, stream);
     }

@@ -33,13 +33,13 @@ size_t nvrar_signals_bytes(int nranks) {
 }
 
 /*
- * The area of the direct algorithms (one-shot, two-shot) for n ranks: barrier flags, one-shot's cells
- * (2 parities x n sources x piece, each 8 data bytes in a 16-byte cell) and two-shot's scatter and
- * gather slots.
+ * The area of the direct algorithms (one-shot, two-shot) for n ranks: barrier flags (64-bit: count and
+ * call signature), one-shot's cells (2 parities x n sources x piece, each 8 data bytes in a 16-byte
+ * cell, then a header cell per parity, source and block) and two-shot's scatter and gather slots.
  */
 static void direct_layout(int n, const nvrar_capacity_t *cap, size_t *flags, size_t *cells, size_t *stage) {
-  *flags = round_up(2 * NVRAR_MAX_BLOCKS * NVRAR_MAX_RANKS * sizeof(uint32_t), 4096);
-  *cells = 2 * (size_t)n * cap->oneshot_packs * 2 * NVRAR_LL_CELL_BYTES;
+  *flags = round_up(2 * NVRAR_MAX_BLOCKS * NVRAR_MAX_RANKS * sizeof(uint64_t), 4096);
+  *cells = 2 * (size_t)n * (cap->oneshot_packs * 2 + NVRAR_MAX_BLOCKS) * NVRAR_LL_CELL_BYTES;
   *stage = 2 * (size_t)n * cap->slice_packs * NVRAR_PACK_BYTES;
 }
 
@@ -232,7 +232,7 @@ nvrar_result_t nvrar_set_direct_args(nvrar_comm_t comm, char *area, const int *p
     if (!peer)
       return nvrar_error(NVRAR_ERR_UNSUPPORTED, "%s: rank %d cannot reach rank %d's memory directly (no NVLink or P2P "
                                                 "path)", fn, comm->rank, r);
-    comm->oneshot_args.flags[r] = comm->twoshot_args.flags[r] = (uint32_t *)peer;
+    comm->oneshot_args.flags[r] = comm->twoshot_args.flags[r] = (uint64_t *)peer;
     comm->oneshot_args.stage[r] = peer + flags;
     comm->twoshot_args.stage[r] = peer + flags + cells;
   }

@@ -7,7 +7,9 @@
  *   2. reduce: every rank polls its own cell buffer until each peer's cells carry this piece's flag,
  *      then folds ranks 0..n-1 in order in fp32 (its own input read locally) and stores the pack.
  * Who talks to whom: all to all, one NVLink crossing, no barrier; moves 2(n-1)*S bytes per rank
- * (cells are half data).
+ * (cells are half data). Before its data, each block also writes a header cell with the call's
+ * signature to every peer, and checks theirs before folding (common.cuh: header_push, header_check):
+ * a call that does not match the peers' fails with NVRAR_ERR_MISMATCH instead of mixing.
  *
  * Flags never repeat and are never reset: piece number c (device counter sync->ll_count, advanced
  * by the last block to finish) gives flag (c mod 2^32-1) + 1 and parity c & 1. A rank writes piece c
@@ -39,6 +41,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) oneshot_kernel(nvrar_kernel
     uint64_t lo, hi;
     nvrar_block_range(&g, piece, 0, blockIdx.x, &lo, &hi);
 
+    header_push<NRANKS>(a, parity, flag); /* this call's signature first, then the data */
     for (uint64_t off = lo + threadIdx.x; off < hi; off += blockDim.x) {
       uint4 v = load_pack<T>(a.send, begin + off, a.count, a.aligned);
       const uint64_t idx = cell_index(a, parity, a.rank, off);
@@ -51,6 +54,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) oneshot_kernel(nvrar_kernel
       }
     }
 
+    if (!header_check<NRANKS>(a, parity, flag)) ok = false; /* the peers' calls match this one */
     for (uint64_t off = lo + threadIdx.x; off < hi && ok; off += blockDim.x) {
       Pack<T> acc;
 #pragma unroll

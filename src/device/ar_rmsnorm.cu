@@ -105,6 +105,7 @@ __global__ void __launch_bounds__(NORM_THREADS) oneshot_rmsnorm_kernel(nvrar_ker
   bool ok = block_alive(a);
 
   if (ok) {
+    header_push<NRANKS>(a, parity, flag); /* the call's signature, as the one-shot all-reduce */
     for (uint64_t row = blockIdx.x; row < n.rows; row += gridDim.x) {
       for (uint64_t k = threadIdx.x; k < n.row_packs; k += blockDim.x) {
         const uint64_t off = row * n.row_packs + k;
@@ -118,8 +119,9 @@ __global__ void __launch_bounds__(NORM_THREADS) oneshot_rmsnorm_kernel(nvrar_ker
         }
       }
     }
+    const bool header_ok = header_check<NRANKS>(a, parity, flag); /* the peers' calls match this one */
     for (uint64_t row = blockIdx.x; row < n.rows && ok; row += gridDim.x) {
-      bool row_ok = true;
+      bool row_ok = header_ok;
       norm_row<T>(n, row, warp_sums, [&](uint64_t k) {
         const uint64_t off = row * n.row_packs + k;
         const uint4 own = in[off]; /* read once: the cell reads are volatile, so it would not be hoisted */

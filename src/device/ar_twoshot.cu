@@ -17,7 +17,8 @@
  * step 3 of the piece before (same block) or its whole previous kernel (stream order), so no slot
  * is written while its owner still reads it; barrier B orders the gather stores before the copies.
  * Barrier values come from sync->seq[block], equal on all ranks because all ranks launch the same
- * grids.
+ * grids; each flag also carries the call's signature, so a call that does not match a peer's fails
+ * at barrier A with NVRAR_ERR_MISMATCH instead of folding the wrong data (common.cuh: block_barrier).
  *
  * Constraints: 2-8 ranks on one node, grid <= NVRAR_MAX_BLOCKS. Staging per rank: 2 x nranks x
  * slice_cap packs (scatter slots, then gather slots).

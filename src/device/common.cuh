@@ -188,14 +188,25 @@ __device__ __forceinline__ uint64_t cell_index(const nvrar_kernel_args_t &a, int
   return (((uint64_t)parity * a.nranks + source) * a.slice_cap + off) * 2;
 }
 
-/* ---- flags ---- */
-__device__ __forceinline__ void flag_release(uint32_t *flag, uint32_t value) {
-  asm volatile("st.release.sys.global.u32 [%0], %1;" ::"l"(flag), "r"(value) : "memory");
+/*
+ * One-shot's header cells, one per (parity, source, block) after the data cells: block b of every rank
+ * writes {sig, flag, sig, flag} into its header cell at every peer before its data, and block b of
+ * the peer checks it (header_read) before it folds. It follows the data cells' reuse rule, since
+ * only block b writes and reads it.
+ */
+__device__ __forceinline__ uint64_t header_index(const nvrar_kernel_args_t &a, int parity, int source) {
+  return 2 * 2 * (uint64_t)a.nranks * a.slice_cap + ((uint64_t)parity * a.nranks + source) * NVRAR_MAX_BLOCKS +
+         blockIdx.x;
 }
 
-__device__ __forceinline__ uint32_t flag_acquire(const uint32_t *flag) {
-  uint32_t v;
-  asm volatile("ld.acquire.sys.global.u32 %0, [%1];" : "=r"(v) : "l"(flag) : "memory");
+/* ---- flags ---- */
+__device__ __forceinline__ void flag_release(uint64_t *flag, uint64_t value) {
+  asm volatile("st.release.sys.global.u64 [%0], %1;" ::"l"(flag), "l"(value) : "memory");
+}
+
+__device__ __forceinline__ uint64_t flag_acquire(const uint64_t *flag) {
+  uint64_t v;
+  asm volatile("ld.acquire.sys.global.u64 %0, [%1];" : "=l"(v) : "l"(flag) : "memory");
   return v;
 }
 
@@ -236,6 +247,18 @@ struct Waiter {
   }
 };
 
+/*
+ * A peer's call does not match this one (its signature differs, algo/sig.h): record
+ * NVRAR_ERR_MISMATCH for the host and mark the communicator dead, so every wait of this call and
+ * every later kernel gives up at once. The peer sees this rank's signature too and does the same.
+ */
+__device__ __forceinline__ void calls_mismatch(const nvrar_kernel_args_t &a) {
+  volatile nvrar_device_sync_t *sync = a.sync;
+  sync->dead = 1;
+  *(volatile int *)a.error = NVRAR_ERR_MISMATCH;
+  __threadfence_system();
+}
+
 /* A cell pair: spins (bounded) until both 16-byte cells carry `flag`, then *v is their pack; false
  * (and *v unspecified) if the wait gave up. */
 __device__ __forceinline__ bool cell_pair_read(const nvrar_kernel_args_t &a, const uint4 *src, uint32_t flag,
@@ -256,12 +279,49 @@ __device__ __forceinline__ bool cell_pair_read(const nvrar_kernel_args_t &a, con
   return ok;
 }
 
+/* One-shot's header cell from a peer: spins (bounded) until it carries `flag`; false if the wait gave
+ * up or the peer's call does not match this one (calls_mismatch). */
+__device__ __forceinline__ bool header_read(const nvrar_kernel_args_t &a, const uint4 *src, uint32_t flag) {
+  Waiter w;
+  for (;;) {
+    const uint4 c = cell_load(src);
+    if (c.y == flag && c.w == flag) {
+      if (c.x == a.sig && c.z == a.sig) return true;
+      calls_mismatch(a);
+      return false;
+    }
+    if (w.give_up(a)) return false;
+  }
+}
+
+/*
+ * One-shot's header, block-collective: thread i < NRANKS (i != rank) writes this call's header to
+ * peer i's cell buffer (header_push), and before folding reads peer i's (header_check).
+ */
+template <int NRANKS>
+__device__ __forceinline__ void header_push(const nvrar_kernel_args_t &a, int parity, uint32_t flag) {
+  const int peer = threadIdx.x;
+  if (peer < NRANKS && peer != a.rank)
+    cell_store(static_cast<uint4 *>(a.stage[peer]) + header_index(a, parity, a.rank), a.sig, a.sig, flag);
+}
+
+template <int NRANKS>
+__device__ __forceinline__ bool header_check(const nvrar_kernel_args_t &a, int parity, uint32_t flag) {
+  const int peer = threadIdx.x;
+  if (peer >= NRANKS || peer == a.rank) return true;
+  return header_read(a, static_cast<const uint4 *>(a.stage[a.rank]) + header_index(a, parity, peer), flag);
+}
+
 /* Wrap-safe "flag has reached value". */
 __device__ __forceinline__ bool reached(uint32_t flag, uint32_t value) { return (int32_t)(flag - value) >= 0; }
 
 /*
- * Cross-GPU barrier among the blocks with this block's index on every rank. Returns false on every
- * thread of the block if the wait gave up (timeout, abort, dead communicator).
+ * Cross-GPU barrier among the blocks with this block's index on every rank. Each flag carries the
+ * barrier count and this call's signature: a peer's flag that has reached `value` holds exactly
+ * `value` (it cannot pass the next barrier, of the other phase, before this rank does), so its high
+ * half is the peer's signature for this very call, checked here (calls_mismatch). Returns false on
+ * every thread of the block if the wait gave up (timeout, abort, dead communicator) or the calls do
+ * not match.
  */
 template <int NRANKS>
 __device__ __forceinline__ bool block_barrier(const nvrar_kernel_args_t &a, int phase, uint32_t value) {
@@ -272,11 +332,19 @@ __device__ __forceinline__ bool block_barrier(const nvrar_kernel_args_t &a, int 
     const int peer = threadIdx.x;
     /* Release: every store of this block before the __syncthreads above is visible to `peer` once
      * it sees this value. */
-    flag_release(a.flags[peer] + slot + a.rank, value);
+    flag_release(a.flags[peer] + slot + a.rank, (uint64_t)a.sig << 32 | value);
     /* Acquire: `peer`'s stores before its release are visible to this block after the wait. */
-    const uint32_t *mine = a.flags[a.rank] + slot + peer;
+    const uint64_t *mine = a.flags[a.rank] + slot + peer;
     Waiter w;
-    while (!reached(flag_acquire(mine), value)) {
+    for (;;) {
+      const uint64_t seen = flag_acquire(mine);
+      if (reached((uint32_t)seen, value)) {
+        if ((uint32_t)(seen >> 32) != a.sig) {
+          calls_mismatch(a);
+          ok = false;
+        }
+        break;
+      }
       if (w.give_up(a)) {
         ok = false;
         break;

@@ -35,12 +35,13 @@ typedef struct nvrar_kernel_args {
   int rank;
   int nranks;
   int aligned;             /* send and recv both 16-byte aligned: vector path for full packs */
-  int pad_;
+  uint32_t sig;            /* this call's signature (algo/sig.h), handed to the peers with the data */
   uint64_t slice_cap;      /* staging packs per rank slot (two-shot) / per parity and source (one-shot) */
   void *stage[NVRAR_MAX_RANKS];     /* staging of each rank, through nvshmem_ptr (NVLink) */
-  uint32_t *flags[NVRAR_MAX_RANKS]; /* barrier flags of each rank: [2 phases][MAX_BLOCKS][MAX_RANKS] */
+  uint64_t *flags[NVRAR_MAX_RANKS]; /* barrier flags of each rank: [2 phases][MAX_BLOCKS][MAX_RANKS], each
+                                     * the barrier count (low half) and the call's sig (high half) */
   nvrar_device_sync_t *sync;
-  int *error;              /* host-mapped: first error a kernel saw (NVRAR_ERR_TIMEOUT), else 0 */
+  int *error;              /* host-mapped: first error a kernel saw (NVRAR_ERR_TIMEOUT, _MISMATCH), else 0 */
   const int *abort_flag;   /* host-mapped: set by nvrar_comm_abort; waits give up at once */
   uint64_t timeout_ns;
   /* Put-with-signal algorithms (ring family, exchange). Layout: rank = node * gpus + local. */

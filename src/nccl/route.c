@@ -92,7 +92,8 @@ ncclResult_t dropin_nccl_result(nvrar_result_t result) {
     case NVRAR_ERR_INVALID_USAGE:
     case NVRAR_ERR_UNSUPPORTED:
     case NVRAR_ERR_VERSION:
-    case NVRAR_ERR_ABORTED: return ncclInvalidUsage;
+    case NVRAR_ERR_ABORTED:
+    case NVRAR_ERR_MISMATCH: return ncclInvalidUsage;
     case NVRAR_ERR_CUDA: return ncclUnhandledCudaError;
     case NVRAR_ERR_TIMEOUT: return ncclRemoteError; /* a peer did not come */
     case NVRAR_ERR_NVSHMEM:

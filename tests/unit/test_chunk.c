@@ -1,12 +1,14 @@
 /*
  * Chunk arithmetic (algo/chunk.h): for every rank count, message size, staging capacity and grid,
  * the (piece, slice, block) ranges tile the message exactly once, stay inside a block's own
- * region of the staging slot, and blocks' regions never overlap.
+ * region of the staging slot, and blocks' regions never overlap. The call signature (algo/sig.h):
+ * what it promises to tell apart, it tells apart.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "algo/chunk.h"
+#include "algo/sig.h"
 #include "unit.h"
 
 static void check_geometry(uint64_t packs, int nranks, uint64_t slice_cap, int blocks, unsigned char *seen) {
@@ -41,7 +43,30 @@ static void check_geometry(uint64_t packs, int nranks, uint64_t slice_cap, int b
   CHECK(ok);
 }
 
+/* sig.h's promises: counts below 2^32 that differ give other signatures (same dtype, op, hidden); the
+ * same count with another dtype, op or hidden (0 or 1-65536: every size nvrar_all_reduce_add_rmsnorm
+ * takes) gives another signature. */
+static void check_signatures(void) {
+  int ok = 1;
+  for (int d = 0; d < 3; d++)
+    for (int op = 0; op < 3; op++) {
+      for (uint64_t c = 0; c < 4096; c++) ok &= nvrar_call_sig(c, d, op, 0) != nvrar_call_sig(c + 1, d, op, 0);
+      ok &= nvrar_call_sig(0xfffffffeull, d, op, 0) != nvrar_call_sig(0xffffffffull, d, op, 0);
+      for (int d2 = 0; d2 < 3; d2++)
+        for (int op2 = 0; op2 < 3; op2++)
+          if (d2 != d || op2 != op) ok &= nvrar_call_sig(1000, d, op, 0) != nvrar_call_sig(1000, d2, op2, 0);
+      for (uint64_t h = 1; h <= 65536; h++) {
+        ok &= nvrar_call_sig(8192, d, op, h) != nvrar_call_sig(8192, d, op, 0);
+        ok &= nvrar_call_sig(8192, d, op, h) != nvrar_call_sig(8192, d, op, h - 1 ? h - 1 : 65536);
+      }
+    }
+  /* a pure function: the same call, the same signature */
+  ok &= nvrar_call_sig(123456789, 2, 1, 4096) == nvrar_call_sig(123456789, 2, 1, 4096);
+  CHECK(ok);
+}
+
 int main(void) {
+  check_signatures();
   const uint64_t sizes[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 63, 64, 65, 100, 511, 512, 513, 1000, 4095, 4097, 10007, 65536, 100003};
   const uint64_t caps[] = {1, 3, 16, 100, 1024, 65536};
   const int grids[] = {1, 2, 3, 5, 8, 13, 32, 64};

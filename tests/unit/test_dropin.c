@@ -162,6 +162,7 @@ static void test_results(void) {
   CHECK(dropin_nccl_result(NVRAR_ERR_TIMEOUT) == ncclRemoteError);
   CHECK(dropin_nccl_result(NVRAR_ERR_CUDA) == ncclUnhandledCudaError);
   CHECK(dropin_nccl_result(NVRAR_ERR_INTERNAL) == ncclInternalError);
+  CHECK(dropin_nccl_result(NVRAR_ERR_MISMATCH) == ncclInvalidUsage);
   for (int r = 1; r < NVRAR_NUM_RESULTS; r++) { /* every failure stays a failure */
     ncclResult_t n = dropin_nccl_result((nvrar_result_t)r);
     CHECK(n != ncclSuccess && n != ncclInProgress && n < ncclNumResults);

@@ -115,7 +115,7 @@ if [ "$mode" = maketest ]; then
   mkdir -p "$dir"
   if [ ! -f "$dir/started" ]; then
     date +%s > "$dir/started"
-    setsid nohup bash -c "make test BUILD=${MAKE_BUILD:-build-maketest} > '$dir/make_test.log' 2>&1; echo \$? > '$dir/rc'" \
+    setsid nohup env -u NVRAR_TIMEOUT bash -c "make test BUILD=${MAKE_BUILD:-build-maketest} > '$dir/make_test.log' 2>&1; echo \$? > '$dir/rc'" \
       > /dev/null 2>&1 < /dev/null &
   fi
   t0=$SECONDS
@@ -159,24 +159,27 @@ if [ "$mode" = digest ]; then
   # the fixed digest corpus at 1-8 ranks and on the virtual layouts: $LOGS/digests.txt. With
   # BASELINE_SRC (the source tree of an earlier commit, e.g. a git worktree carried along) its
   # library is built too and the same corpus runs against it: digests.base.txt, and the diff.
-  corpus() { # label, then extra environment
-    local label=$1 spec n gpn
-    shift
+  corpus() { # label, corpus program, then extra environment
+    local label=$1 prog=$2 spec n gpn
+    shift 2
     : > "$LOGS/digests$label.txt"
     for spec in ${DIGEST_SPECS:-1: 2: 3: 4: 5: 8: 4:2 4:1 8:4 8:2 6:2}; do
       n=${spec%%:*} gpn=${spec#*:}
-      run "digest$label.n$n.${gpn:-all}" 600 env "$@" NVRAR_SHARE_GPUS=1 NVRAR_GPUS_PER_NODE=$gpn "$bin/digest_corpus" -g "$n"
-      grep -E '^[0-9]+ ' "$LOGS/digest$label.n$n.${gpn:-all}.log" >> "$LOGS/digests$label.txt"
+      run "digest$label.n$n.${gpn:-all}" 600 env "$@" NVRAR_SHARE_GPUS=1 NVRAR_GPUS_PER_NODE=$gpn "$prog" -g "$n"
+      # whole digest lines only: an older tree's ranks may write log lines into the same file
+      grep -E '^[0-9]+ [0-9]+x[0-9]+ [^ ]+ [^ ]+ [^ ]+ [0-9]+ [a-z]+ [0-9a-f]{16}$' \
+        "$LOGS/digest$label.n$n.${gpn:-all}.log" >> "$LOGS/digests$label.txt"
     done
     echo "digests$label: $(wc -l < "$LOGS/digests$label.txt") lines, sha256 $(sha256sum < "$LOGS/digests$label.txt" | cut -c1-16)" |
       tee -a "$summary"
     [ -s "$LOGS/digests$label.txt" ] || echo "digests$label: FAIL, the corpus wrote no digest" | tee -a "$summary"
   }
-  corpus ""
+  corpus "" "$bin/digest_corpus"
   if [ -n "${BASELINE_SRC:-}" ]; then
-    { cmake -S "$BASELINE_SRC" -B "$BASELINE_SRC/build" -G Ninja && ninja -C "$BASELINE_SRC/build" nvrar; } \
+    # the older tree's own corpus program and library (the program may call functions only the newer library has)
+    { cmake -S "$BASELINE_SRC" -B "$BASELINE_SRC/build" -G Ninja && ninja -C "$BASELINE_SRC/build" nvrar digest_corpus; } \
       > "$LOGS/baseline_build.log" 2>&1 || { tail -20 "$LOGS/baseline_build.log"; finish; }
-    corpus .base LD_LIBRARY_PATH="$(cd "$BASELINE_SRC/build/lib" && pwd):$LD_LIBRARY_PATH"
+    corpus .base "$BASELINE_SRC/build/bin/digest_corpus" LD_LIBRARY_PATH="$(cd "$BASELINE_SRC/build/lib" && pwd):$LD_LIBRARY_PATH"
     echo "digests against $BASELINE_SRC: $(diff "$LOGS/digests.base.txt" "$LOGS/digests.txt" | grep -c '^>') of" \
       "$(wc -l < "$LOGS/digests.txt") lines differ" | tee -a "$summary"
     diff "$LOGS/digests.base.txt" "$LOGS/digests.txt" | head -20

@@ -197,7 +197,8 @@ NVRAR_API nvrar_result_t nvrar_comm_local_size(nvrar_comm_t comm, int *local_siz
  * take no part. Its staging is one of the world's NVRAR_SUB_SLOTS reserved slots, and the caller
  * chooses which, the same on every member (for example the lowest slot free on all of them: see
  * nvrar_comm_split_slots). One-shot and two-shot only (a forced put-with-signal algorithm falls
- * back to AUTO); messages above 256 KiB (one-shot) or 4 MiB (two-shot) go in pieces.
+ * back to AUTO); messages above 4 MiB (two-shot) go in pieces, and so do forced one-shot calls above
+ * 256 KiB on 2 ranks or 64 KiB on 3-8 (AUTO gives one-shot no larger ones there).
  */
 #define NVRAR_SUB_SLOTS 4
 

@@ -3,7 +3,7 @@
 # tests/CMakeLists.txt; the shared tier too in full mode), run nvrar_perf against NCCL in the same
 # run, write every log under $LOGS and print a short table last.
 #
-#   scripts/gpu_check.sh [full|quick|bench|tests|shared|digest|sanitize|sweep|algos|maketest] [ring]
+#   scripts/gpu_check.sh [full|quick|bench|tests|shared|memory|digest|sanitize|sweep|algos|maketest] [ring]
 #          (default: full with 2 GPUs or more, shared with one)
 #   shared: the shared tier (ctest -L shared, SHARED_PART=k/m for every m-th run from the k-th: every
 #          multi-rank suite at 2-8 ranks and on the virtual
@@ -15,6 +15,7 @@
 #          diffs the corpus run against it (the proof that a refactor changed no result);
 #          DIGEST_SPECS="ranks:gpus_per_node ..." runs part of it (default "1: 2: 3: 4: 5: 8: 4:2 4:1
 #          8:4 8:2 6:2"; "4:2 4:1 8:4 8:2 6:2": the virtual layouts alone, for the multi-node kernels)
+#   memory: the device memory of init (1-8 ranks, lazy and eager module loading, under torch)
 #   maketest: the README's `make test` on a fresh build folder, in the background across device
 #          calls (it outlasts one on one GPU): call it again until it prints the summaries
 #   sanitize: compute-sanitizer memcheck, racecheck and synccheck over test_allreduce on 2 ranks for
@@ -106,6 +107,37 @@ ctest_tier() {
   [ $rc -eq 0 ] || grep -E '^\s+[0-9]+ - ' "$LOGS/$name.log" | head -30
 }
 
+# The device memory of nvrar_comm_init: per rank at 1, 2, 4, 8 ranks (sharing the GPUs there are),
+# lazy and eager module loading at 1 rank, and under torch before and after torch's own kernels.
+memory_table() {
+  echo "== device memory taken by nvrar_comm_init (defaults; ranks sharing the GPUs there are)" | tee -a "$summary"
+  for n in 1 2 4 8; do
+    NVRAR_SHARE_GPUS=1 NVRAR_TEST_MAX_BYTES=4096 NVRAR_TEST_QUICK=1 NVRAR_DEBUG=INFO timeout 300 \
+      "$bin/test_allreduce" -g "$n" > "$LOGS/memory.n$n.log" 2>&1
+    printf '%d ranks: %s\n' "$n" "$(grep -hE 'MiB per rank|device memory taken by init' "$LOGS/memory.n$n.log" | head -1)" |
+      tee -a "$summary"
+  done
+  # where the device module's memory goes: the stack limit after its load, lazy and eager loading
+  for loading in LAZY EAGER; do
+    CUDA_MODULE_LOADING=$loading NVRAR_TEST_MAX_BYTES=4096 NVRAR_TEST_QUICK=1 NVRAR_DEBUG=INFO timeout 120 \
+      "$bin/test_allreduce" -g 1 > "$LOGS/memory.$loading.log" 2>&1
+    printf '1 rank, %s: %s; %s\n' "$loading" "$(grep -ohE 'device module load took.*' "$LOGS/memory.$loading.log" | head -1)" \
+      "$(grep -ohE 'NVSHMEM init took [0-9]+ MiB' "$LOGS/memory.$loading.log" | head -1)" | tee -a "$summary"
+  done
+  for w in cold warm; do
+    NVRAR_DEBUG=INFO NVRAR_DEBUG_SUBSYS=INIT PYTHONPATH=python NVRAR_LIBRARY="$BUILD/lib/libnvrar.so" timeout 120 \
+      python3 bench/init_memory_torch.py $w > "$LOGS/memory.torch.$w.log" 2>&1
+    printf 'torch %s: %s; %s; %s\n' "$w" "$(grep -ohE 'device module load took [0-9]+ MiB' "$LOGS/memory.torch.$w.log" | head -1)" \
+      "$(grep -ohE 'NVSHMEM init took [0-9]+ MiB' "$LOGS/memory.torch.$w.log" | head -1)" \
+      "$(grep -ohE 'Communicator.. took [0-9]+ MiB.*|Error.*' "$LOGS/memory.torch.$w.log" | head -1)" | tee -a "$summary"
+  done
+}
+
+if [ "$mode" = memory ]; then
+  memory_table
+  finish
+fi
+
 if [ "$mode" = maketest ]; then
   # The README's `make test` on a fresh build, which outlasts one 10-minute device call on one GPU
   # (the shared tier alone takes 15 minutes): the first call starts it in the background in its own
@@ -138,20 +170,7 @@ if [ "$mode" = shared ]; then
   ctest_tier "shared tier ${part%/*} of ${part#*/}" -L shared -I "${part%/*},,${part#*/}"
   [ "${part%/*}" = 1 ] || finish # the timings and memory once, with the first part
   run perf.graph.g1 240 "$bin/nvrar_perf" -g 1 -d bfloat16 -n 20 -w 5 -c 1 -G 20 -b 1K -e 64M -J "$LOGS/perf.graph.g1.json"
-  echo "== device memory taken by nvrar_comm_init (defaults; ranks sharing the GPUs there are)" | tee -a "$summary"
-  for n in 1 2 4 8; do
-    NVRAR_SHARE_GPUS=1 NVRAR_TEST_MAX_BYTES=4096 NVRAR_TEST_QUICK=1 NVRAR_DEBUG=INFO timeout 300 \
-      "$bin/test_allreduce" -g "$n" > "$LOGS/memory.n$n.log" 2>&1
-    printf '%d ranks: %s\n' "$n" "$(grep -hE 'MiB per rank|device memory taken by init' "$LOGS/memory.n$n.log" | head -1)" |
-      tee -a "$summary"
-  done
-  # where the device module's memory goes: the stack limit after its load, lazy and eager loading
-  for loading in LAZY EAGER; do
-    CUDA_MODULE_LOADING=$loading NVRAR_TEST_MAX_BYTES=4096 NVRAR_TEST_QUICK=1 NVRAR_DEBUG=INFO timeout 120 \
-      "$bin/test_allreduce" -g 1 > "$LOGS/memory.$loading.log" 2>&1
-    printf '1 rank, %s: %s; %s\n' "$loading" "$(grep -ohE 'device module load took.*' "$LOGS/memory.$loading.log" | head -1)" \
-      "$(grep -ohE 'NVSHMEM init took [0-9]+ MiB' "$LOGS/memory.$loading.log" | head -1)" | tee -a "$summary"
-  done
+  memory_table
   finish
 fi
 

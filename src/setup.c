@@ -1,6 +1,6 @@
 /*
- * What a communicator's init computes before and after NVSHMEM starts, all of it local: the size of
- * the heap and of each staging area (plan_staging says how each is sized), which ranks share a node,
+ * What a communicator's init computes before and after NVSHMEM starts, all of it local (the sizes
+ * of the heap and of each staging area are staging.c's): which ranks share a node,
  * the tuned files of this world size, and the per-algorithm kernel-argument templates that every
  * all-reduce copies. comm.c runs the lifecycle around these; enqueue.c the call path.
  */
@@ -12,103 +12,6 @@
 #include "comm.h"
 #include "setup.h"
 #include "shmem.h"
-
-/*
- * Part of the budget left outside the symmetric heap for NVSHMEM's own buffers and the device
- * module. Measured on H200 with NVSHMEM 3.4.5 and the settings of shmem_env.c (one rank): NVSHMEM's
- * init 30 MiB, the module 64 MiB (docs/design.md, "Device memory").
- */
-#define SHMEM_OVERHEAD_BYTES ((size_t)48 << 20)
-#define ONESHOT_MIN_PIECE_BYTES ((size_t)64 << 10)
-#define ONESHOT_MAX_PIECE_BYTES ((size_t)1 << 20)
-#define TWOSHOT_STAGE_BYTES ((size_t)32 << 20)
-#define RING_STAGE_BYTES ((size_t)64 << 20)
-#define HEAP_ALIGN ((size_t)2 << 20)
-
-static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
-
-/* The ring family's signal words: [NVRAR_MAX_RING_BLOCKS][nranks] (putsig.cuh's signal_word). */
-size_t nvrar_signals_bytes(int nranks) {
-  return round_up((size_t)NVRAR_MAX_RING_BLOCKS * (size_t)nranks * sizeof(uint64_t), 4096);
-}
-
-/*
- * The area of the direct algorithms (one-shot, two-shot) for n ranks: barrier flags (64-bit: count and
- * call signature), one-shot's cells (2 parities x n sources x piece, each 8 data bytes in a 16-byte
- * cell, then a header cell per parity, source and block) and two-shot's scatter and gather slots.
- */
-static void direct_layout(int n, const nvrar_capacity_t *cap, size_t *flags, size_t *cells, size_t *stage) {
-  *flags = round_up(2 * NVRAR_MAX_BLOCKS * NVRAR_MAX_RANKS * sizeof(uint64_t), 4096);
-  *cells = 2 * (size_t)n * (cap->oneshot_packs * 2 + NVRAR_MAX_BLOCKS) * NVRAR_LL_CELL_BYTES;
-  *stage = 2 * (size_t)n * cap->slice_packs * NVRAR_PACK_BYTES;
-}
-
-/* The part of the memory budget that staging and nvrar_malloc buffers may use: the heap's size. */
-size_t nvrar_heap_budget(const nvrar_settings_t *s) {
-  size_t avail = s->memory_bytes > SHMEM_OVERHEAD_BYTES + (16u << 20) ? s->memory_bytes - SHMEM_OVERHEAD_BYTES
-                                                                     : (16u << 20);
-  return round_up(avail, HEAP_ALIGN);
-}
-
-/*
- * Staging, sized by what each algorithm takes at its measured best rather than by the budget (the
- * heap is mapped only as far as it is allocated, in NVSHMEM_CUMEM_GRANULARITY steps):
- * - one-shot: a piece as large as the largest message AUTO gives it (src/tune.c's threshold, or
- *   NVRAR_ONESHOT_MAX_BYTES), 64 KiB - 1 MiB; a forced one-shot runs larger messages in pieces;
- * - two-shot: 32 MiB per set of slots (4 ranks, 64 MiB: 325 us in two pieces), less in a small budget;
- * - ring family: 64 MiB over 128 blocks, only where it can run (`ring`): across nodes (real or
- *   virtual), or where NVRAR_ALGO / config.algo or a tuned file names a ring-family algorithm at
- *   init. On one node AUTO never takes it.
- * The heap itself stays at the budget, so nvrar_malloc buffers have the rest.
- */
-void nvrar_plan_staging(const nvrar_settings_t *s, const nvrar_topo_t *topo, int ring, nvrar_capacity_t *cap,
-                         size_t *flags_bytes, size_t *cells_bytes, size_t *stage_bytes, size_t *ring_bytes) {
-  const int nranks = topo->nranks;
-  memset(cap, 0, sizeof *cap);
-  *flags_bytes = *cells_bytes = *stage_bytes = *ring_bytes = 0;
-  if (nranks == 1) return; /* an all-reduce over one rank is a copy (nvrar_comm_enqueue): no staging */
-  size_t avail = nvrar_heap_budget(s);
-  size_t want = s->oneshot_max_bytes ? s->oneshot_max_bytes : nvrar_oneshot_threshold(nranks);
-  size_t piece = ONESHOT_MIN_PIECE_BYTES;
-  while (piece < want && piece < ONESHOT_MAX_PIECE_BYTES) piece *= 2;
-  while (piece > 4096 && 2 * (size_t)nranks * 2 * piece > avail / 4) piece /= 2;
-  size_t stage = TWOSHOT_STAGE_BYTES; /* per set of slots; two sets */
-  while (stage > 65536 && 2 * stage > avail / 2) stage /= 2;
-  if (ring) {
-    size_t bytes = RING_STAGE_BYTES; /* 2 parities x NVRAR_MAX_RING_BLOCKS regions */
-    while (bytes > ((size_t)1 << 20) && bytes + 2 * nvrar_signals_bytes(nranks) > avail / 3) bytes /= 2;
-    cap->region_packs = bytes / NVRAR_PACK_BYTES / (2 * NVRAR_MAX_RING_BLOCKS);
-    *ring_bytes = 2 * NVRAR_MAX_RING_BLOCKS * cap->region_packs * NVRAR_PACK_BYTES;
-  }
-  cap->oneshot_packs = piece / NVRAR_PACK_BYTES;
-  cap->slice_packs = stage / NVRAR_PACK_BYTES / (size_t)nranks;
-  direct_layout(nranks, cap, flags_bytes, cells_bytes, stage_bytes);
-}
-
-/*
- * Sub-communicators (nvrar_comm_split) take no NVSHMEM call, so their staging is reserved in the
- * world's allocation: NVRAR_SUB_SLOTS slots after it, each a [flags][cells][staging] area for up to
- * the world's ranks per node, in addition to the memory budget. Smaller than the world's own (larger
- * messages go in pieces): a 256 KiB one-shot piece and 4 MiB of two-shot staging per set.
- */
-#define SUB_ONESHOT_PIECE_BYTES ((size_t)256 << 10)
-#define SUB_TWOSHOT_STAGE_BYTES ((size_t)4 << 20)
-
-void nvrar_sub_capacity(int nranks, nvrar_capacity_t *cap) {
-  memset(cap, 0, sizeof *cap); /* region_packs 0: no put-with-signal staging, one-shot and two-shot only */
-  cap->oneshot_packs = SUB_ONESHOT_PIECE_BYTES / NVRAR_PACK_BYTES;
-  cap->slice_packs = SUB_TWOSHOT_STAGE_BYTES / NVRAR_PACK_BYTES / (size_t)nranks;
-}
-
-static size_t sub_slot_bytes(int world_ranks) {
-  if (world_ranks == 1) return 0; /* its only sub-communicator has one rank: copies, no staging */
-  int n = world_ranks < NVRAR_MAX_RANKS ? world_ranks : NVRAR_MAX_RANKS;
-  nvrar_capacity_t cap;
-  size_t flags, cells, stage;
-  nvrar_sub_capacity(n, &cap);
-  direct_layout(n, &cap, &flags, &cells, &stage);
-  return round_up(flags + cells + stage, 4096);
-}
 
 /*
  * Which ranks share a node. NVSHMEM's bootstrap gathered every rank's host id at init; nvrar
@@ -224,7 +127,7 @@ void nvrar_set_ring_args(nvrar_kernel_args_t *a, const nvrar_topo_t *t, uint64_t
  */
 nvrar_result_t nvrar_set_direct_args(nvrar_comm_t comm, char *area, const int *pes, const char *fn) {
   size_t flags, cells, stage;
-  direct_layout(comm->nranks, &comm->capacity, &flags, &cells, &stage);
+  nvrar_direct_layout(comm->nranks, &comm->capacity, &flags, &cells, &stage);
   comm->oneshot_args.slice_cap = comm->capacity.oneshot_packs;
   comm->twoshot_args.slice_cap = comm->capacity.slice_packs;
   for (int r = 0; r < comm->nranks; r++) {
@@ -239,7 +142,3 @@ nvrar_result_t nvrar_set_direct_args(nvrar_comm_t comm, char *area, const int *p
   return NVRAR_SUCCESS;
 }
 
-size_t nvrar_heap_reserve(const nvrar_settings_t *s, int nranks, size_t *slot_bytes) {
-  *slot_bytes = sub_slot_bytes(nranks);
-  return nvrar_heap_budget(s) + round_up(NVRAR_SUB_SLOTS * *slot_bytes, HEAP_ALIGN);
-}

@@ -1,22 +1,11 @@
-/* Init's local computations (setup.c): heap and staging layout, topology, tuned files, argument
- * templates. Internal. */
+/* Init's local computations (setup.c): topology, tuned files, argument templates; the staging
+ * sizes are staging.h's. Internal. */
 #ifndef NVRAR_SETUP_H
 #define NVRAR_SETUP_H
 
 #include "comm.h"
+#include "staging.h"
 
-/* NVSHMEM_SYMMETRIC_SIZE for this budget and world: the budget's heap plus the sub-communicator
- * slots; *slot_bytes gets one slot's size. */
-size_t nvrar_heap_reserve(const nvrar_settings_t *s, int nranks, size_t *slot_bytes);
-/* The part of the budget that staging and nvrar_malloc buffers may use. */
-size_t nvrar_heap_budget(const nvrar_settings_t *s);
-/* The ring family's signal words of a world of nranks, in bytes (one set). */
-size_t nvrar_signals_bytes(int nranks);
-/* Sizes of the staging areas of a world (see setup.c); ring: whether the ring family gets staging. */
-void nvrar_plan_staging(const nvrar_settings_t *s, const nvrar_topo_t *topo, int ring, nvrar_capacity_t *cap,
-                        size_t *flags_bytes, size_t *cells_bytes, size_t *stage_bytes, size_t *ring_bytes);
-/* A sub-communicator's capacities (one-shot and two-shot only). */
-void nvrar_sub_capacity(int nranks, nvrar_capacity_t *cap);
 /* Which ranks share a node, from NVSHMEM's node team and NVRAR_GPUS_PER_NODE. */
 nvrar_result_t nvrar_find_topology(const nvrar_settings_t *s, int rank, int nranks, nvrar_topo_t *topo);
 /* The tuned files of this world size, one per dtype, into comm->tuned. */

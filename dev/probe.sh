@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Lab: one device call of experiments that are not tests (their findings go to docs/design.md and
+# bench/results/): where the device module's memory goes, nvrar under torch, the shared tier's
+# one-shot and two-shot suites under CUDA MPS, and a deliberately broken one-shot fold against the
+# tier. Usage (GPU machine, repository root): OUT=dir bash dev/probe.sh [memory] [mps] [broken] [sanitize]
+set -uo pipefail
+export NCCL_NVLS_ENABLE=0 NVSHMEM_DISABLE_NVLS=1 TORCH_SYMM_MEM_DISABLE_MULTICAST=1
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/nvrar-probe}; mkdir -p "$OUT"
+S=$OUT/summary.txt; : > "$S"
+nvshmem=$(python3 -c "import nvidia.nvshmem as m; print(list(m.__path__)[0])")
+export LD_LIBRARY_PATH="$nvshmem/lib:$PWD/build/lib:${LD_LIBRARY_PATH:-}"
+cuda=$(dirname "$(dirname "$(command -v nvcc)")")
+t0=$SECONDS
+if [ ! -x build/bin/test_allreduce ]; then
+  { cmake -S . -B build -G Ninja && ninja -C build; } > "$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; exit 1; }
+fi
+echo "build: $((SECONDS - t0)) s" >> "$S"
+for what in "$@"; do
+  t=$SECONDS
+  case $what in
+  memory)
+    cc -O2 dev/module_memory.c -I"$cuda/include" -L"$cuda/lib64/stubs" -lcuda -o "$OUT/mm" &&
+      nvcc -cubin -arch=sm_90 dev/lmem_kernels.cu -o "$OUT/k.cubin" &&
+      (cd "$OUT" && cuobjdump -xelf all "$OLDPWD/build/lib/libnvrar.so" > /dev/null && mv libnvrar*.cubin nvrar.cubin)
+    K=$OUT/k.cubin N=$OUT/nvrar.cubin
+    anchor=_Z19nvrar_module_anchorv ring=_ZN5nvrar11ring_kernelIfLi0EEEv17nvrar_kernel_args
+    {
+      echo "== A: small kernels, lazy"; "$OUT/mm" load:$K launch:k_none launch:k_local128 launch:k_local352 launch:k_local1024 launch:k_local4096
+      echo "== D: small kernels, function loaded, not launched"; "$OUT/mm" load:$K fn:k_local4096 launch:k_none
+      echo "== B: libnvrar's cubin, lazy"; "$OUT/mm" load:$N fn:$anchor fn:$ring load:$K launch:k_local352 launch:k_local1024
+      echo "== C: libnvrar's cubin, eager"; CUDA_MODULE_LOADING=EAGER "$OUT/mm" load:$N fn:$anchor load:$K launch:k_none launch:k_local352
+      echo "== E: stack limit 0 first"; "$OUT/mm" limit:0 load:$N fn:$anchor fn:$ring load:$K launch:k_none
+      echo "== F: small kernels' local memory first"; "$OUT/mm" load:$K launch:k_local1024 load:$N fn:$anchor fn:$ring
+      for w in cold warm; do NVRAR_DEBUG=INFO NVRAR_DEBUG_SUBSYS=INIT PYTHONPATH=python timeout 120 python3 bench/init_memory_torch.py $w 2>&1 | grep -E "took|Error|error" | cut -c1-200; done
+    } > "$OUT/memory.log" 2>&1
+    cat "$OUT/memory.log" >> "$S";;
+  mps)
+    export CUDA_MPS_PIPE_DIRECTORY=/tmp/nvrar-mps/pipe CUDA_MPS_LOG_DIRECTORY=/tmp/nvrar-mps/log
+    mkdir -p $CUDA_MPS_PIPE_DIRECTORY $CUDA_MPS_LOG_DIRECTORY
+    nvidia-cuda-mps-control -d && echo "mps daemon started" >> "$S"
+    for n in 2 4 8; do
+      CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=$((100 / n)) timeout 200 ctest --test-dir build -L shared \
+        -R "^shared\.allreduce\.(oneshot|twoshot)\.n$n\$" --timeout 90 > "$OUT/mps.n$n.log" 2>&1
+      echo "MPS, $n ranks at $((100 / n))% each: $(grep -E 'Passed|Failed|Timeout|tests passed' "$OUT/mps.n$n.log" | sed 's/  */ /g' | tr '\n' ';')" >> "$S"
+    done
+    echo quit | nvidia-cuda-mps-control; sleep 2
+    pgrep -f nvidia-cuda-mps >/dev/null && echo "MPS still running" >> "$S" || echo "mps daemon stopped" >> "$S"
+    unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY;;
+  broken)
+    rm -rf /tmp/broken && mkdir /tmp/broken && tar -c --exclude=./build --exclude='./build-*' --exclude=./.baseline . | tar -x -C /tmp/broken
+    sed -i 's/^        fold<T, OP>(acc, v, r == 0);/        if (NRANKS < 5 || r != NRANKS - 1) fold<T, OP>(acc, v, r == 0);/' \
+      /tmp/broken/src/device/ar_oneshot.cu
+    diff -u src/device/ar_oneshot.cu /tmp/broken/src/device/ar_oneshot.cu > "$OUT/broken.diff"
+    { cmake -S /tmp/broken -B /tmp/broken/build -G Ninja && ninja -C /tmp/broken/build test_allreduce; } > "$OUT/broken.build.log" 2>&1
+    LD_LIBRARY_PATH="$nvshmem/lib:/tmp/broken/build/lib" timeout 240 ctest --test-dir /tmp/broken/build -L shared \
+      -R '^shared\.allreduce\.oneshot\.n[2-8]$' > "$OUT/broken.log" 2>&1
+    echo "broken one-shot (last rank not folded at 5-8 ranks), $(grep -c '^+ ' "$OUT/broken.diff") changed line(s):" >> "$S"
+    grep -E 'Passed|Failed|tests passed' "$OUT/broken.log" | sed 's/  */ /g' >> "$S";;
+  sanitize)
+    for tool in memcheck racecheck synccheck; do
+      for algo in oneshot twoshot; do
+        NVRAR_SHARE_GPUS=1 NVRAR_TEST_MAX_BYTES=4096 NVRAR_TEST_QUICK=1 NVRAR_TIMEOUT=60 NVRAR_ALGO=$algo timeout 100 \
+          compute-sanitizer --tool $tool --target-processes all --error-exitcode 9 build/bin/test_allreduce -g 2 \
+          > "$OUT/sanitize.$tool.$algo.log" 2>&1
+        echo "sanitize $tool $algo: rc $? $(grep -E 'ERROR SUMMARY|^test_' "$OUT/sanitize.$tool.$algo.log" | tail -2 | tr '\n' ' ')" >> "$S"
+      done
+    done;;
+  esac
+  echo "($what: $((SECONDS - t)) s)" >> "$S"
+done
+cat "$S"

@@ -159,6 +159,10 @@ if [ "$mode" = maketest ]; then
   echo "make test: rc $(cat "$dir/rc") after $(( $(stat -c %Y "$dir/rc") - $(cat "$dir/started") )) s" | tee -a "$summary"
   grep -E 'tests passed|Total Test time|passed in|skipped|FAILED|Failed' "$dir/make_test.log" | tee -a "$summary"
   cp "$dir/make_test.log" "$LOGS/"
+  # every test's full output (ctest keeps it): init's device memory per test, from test_allreduce's line
+  last=${MAKE_BUILD:-build-maketest}/Testing/Temporary/LastTest.log
+  [ -f "$last" ] && cp "$last" "$LOGS/" && awk '/^[0-9]+\/[0-9]+ Testing: /{t=$3} /device memory taken by init/{
+      sub(/.*device memory taken by init/, "init"); print t ": " $0}' "$last" | grep -E 'allreduce\.auto|rmsnorm' | tee -a "$summary"
   [ "$(cat "$dir/rc")" = 0 ] || echo "FAIL(make test)" >> "$summary"
   finish
 fi

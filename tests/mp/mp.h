@@ -91,6 +91,14 @@ static inline int mp_start(int argc, char **argv, nvrar_job_t *job, int min_rank
     return 77;
   }
   if (ndev < want) printf("%d ranks share %d GPU(s) (NVRAR_SHARE_GPUS=1): time-sliced, correctness only\n", want, ndev);
+  /* Under the MPS daemon (scripts/mps.sh) ranks on one GPU run at once: each gets an equal share of
+   * its SMs, so that every rank's blocks are resident together (docs/design.md). */
+  if (ndev < want && getenv("CUDA_MPS_PIPE_DIRECTORY") && !getenv("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE")) {
+    char share[16];
+    snprintf(share, sizeof share, "%d", 100 / ((want + ndev - 1) / ndev));
+    setenv("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE", share, 1); /* before any rank creates its context */
+    printf("under MPS: %s%% of the SMs for each rank\n", share);
+  }
   if (nvrar_job_start(nprocs, job)) return 1;
   if (job->is_parent) return job->exit_code;
   mp_rank = job->rank;

@@ -18,8 +18,9 @@
 #   memory: the device memory of init (1-8 ranks, lazy and eager module loading, under torch)
 #   maketest: the README's `make test` on a fresh build folder, in the background across device
 #          calls (it outlasts one on one GPU): call it again until it prints the summaries
-#   sanitize: compute-sanitizer memcheck, racecheck and synccheck over test_allreduce on 2 ranks for
-#          one-shot, two-shot, ring, simple ring and hier-rd (small messages)
+#   sanitize: compute-sanitizer memcheck, racecheck and synccheck on 2 ranks over every kernel family
+#          (one-shot, two-shot, ring, simple ring, hier-rd, hier-rhd, the fused RMSNorm, exchange; small
+#          messages); SANITIZE="tool:suite:algo ..." for part of it
 #   sweep: launch-shape variants of each forced algorithm (for src/tune.c), no NCCL;
 #          `sweep ring`: the chunked ring at 16-64 MiB over blocks x threads, NCCL once for reference,
 #          and again with each library of SWEEP_LIBS="name:libdir:BLOCKSxTHREADS,.. ..." (experiment builds);
@@ -212,14 +213,21 @@ if [ "$mode" = digest ]; then
 fi
 
 if [ "$mode" = sanitize ]; then
-  # compute-sanitizer over every kernel family: 2 ranks (sharing the GPU when there is one), small messages
+  # compute-sanitizer over every kernel family: 2 ranks (sharing the GPU when there is one), messages
+  # to 4 KiB, a 60 s kernel timeout (the tools slow the spinning waits); SANITIZE="tool:suite:algo ..."
+  # runs part of it. Suites: allreduce (test_allreduce), rmsnorm (the fused kernels), exchange.
+  all=""
   for tool in memcheck racecheck synccheck; do
-    for algo in oneshot twoshot ring simple-ring hier-rd; do
-      gpn=""; case $algo in hier-*) gpn="NVRAR_GPUS_PER_NODE=1";; esac
-      run "sanitize.$tool.$algo" 600 env NVRAR_SHARE_GPUS=1 NVRAR_TEST_MAX_BYTES=65536 NVRAR_TEST_QUICK=1 \
-        NVRAR_ALGO=$algo $gpn compute-sanitizer --tool "$tool" --target-processes all --error-exitcode 9 \
-        "$bin/test_allreduce" -g 2
-    done
+    for t in allreduce:oneshot allreduce:twoshot allreduce:ring allreduce:simple-ring allreduce:hier-rd \
+             allreduce:hier-rhd rmsnorm:auto exchange:auto; do all="$all $tool:$t"; done
+  done
+  for entry in ${SANITIZE:-$all}; do
+    IFS=: read -r tool suite algo <<< "$entry"
+    gpn=""; case $algo:$suite in hier-*|*:exchange) gpn="NVRAR_GPUS_PER_NODE=1";; esac
+    run "sanitize.$tool.$suite.$algo" 200 env NVRAR_SHARE_GPUS=1 NVRAR_TEST_MAX_BYTES=4096 NVRAR_TEST_QUICK=1 \
+      NVRAR_TIMEOUT=60 NVRAR_ALGO=$algo $gpn compute-sanitizer --tool "$tool" --target-processes all --error-exitcode 9 \
+      "$bin/test_$suite" -g 2
+    grep -h "ERROR SUMMARY" "$LOGS/sanitize.$tool.$suite.$algo.log" | sort | uniq -c | sed 's/^/    /' | tee -a "$summary"
   done
   finish
 fi

@@ -17,7 +17,8 @@
 #          8:4 8:2 6:2"; "4:2 4:1 8:4 8:2 6:2": the virtual layouts alone, for the multi-node kernels)
 #   memory: the device memory of init (1-8 ranks, lazy and eager module loading, under torch)
 #   maketest: the README's `make test` on a fresh build folder, in the background across device
-#          calls (it outlasts one on one GPU): call it again until it prints the summaries
+#          calls (it outlasts one on one GPU): call it again until it prints the summaries;
+#          `maketest stop` ends it (never pkill by a pattern: the device tool's own command line matches)
 #   sanitize: compute-sanitizer memcheck, racecheck and synccheck on 2 ranks over every kernel family
 #          (one-shot, two-shot, ring, simple ring, hier-rd, hier-rhd, the fused RMSNorm, exchange; small
 #          messages); SANITIZE="tool:suite:algo ..." for part of it
@@ -144,17 +145,28 @@ if [ "$mode" = maketest ]; then
   # (the shared tier alone takes 15 minutes): the first call starts it in the background in its own
   # session (MAKE_BUILD, default build-maketest: a fresh folder), every call waits up to WAIT_S
   # (default 540) printing where it is, and the call that sees it end prints ctest's summaries.
+  # `maketest stop` ends a run that cannot finish (its whole process group, tests included).
   dir=$LOGS/maketest
   mkdir -p "$dir"
+  counts() { # how far it got: runs done, and those that failed
+    echo "$(grep -cE '^ *[0-9]+/[0-9]+ Test +#' "$dir/make_test.log") tests done, $(grep -cE '^ *[0-9]+/[0-9]+ Test +#.*(Failed|Timeout|Exception)' "$dir/make_test.log") failed"
+  }
+  if [ "${2:-}" = stop ]; then
+    [ -f "$dir/pid" ] && kill -TERM -- "-$(cat "$dir/pid")" 2> /dev/null && sleep 2 && kill -KILL -- "-$(cat "$dir/pid")" 2> /dev/null
+    echo "make test stopped: $(counts)" | tee -a "$summary"
+    cp "$dir/make_test.log" "$LOGS/"
+    finish
+  fi
   if [ ! -f "$dir/started" ]; then
     date +%s > "$dir/started"
-    setsid nohup env -u NVRAR_TIMEOUT bash -c "make test BUILD=${MAKE_BUILD:-build-maketest} > '$dir/make_test.log' 2>&1; echo \$? > '$dir/rc'" \
+    # bash's own pid is the new session's and process group's (setsid, nohup and env exec into it)
+    setsid nohup env -u NVRAR_TIMEOUT bash -c "echo \$\$ > '$dir/pid'; make test BUILD=${MAKE_BUILD:-build-maketest} > '$dir/make_test.log' 2>&1; echo \$? > '$dir/rc'" \
       > /dev/null 2>&1 < /dev/null &
   fi
   t0=$SECONDS
   while [ ! -f "$dir/rc" ] && [ $((SECONDS - t0)) -lt "${WAIT_S:-540}" ]; do
     sleep 30
-    echo "make test: $(( $(date +%s) - $(cat "$dir/started") )) s, $(grep -cE '^ *[0-9]+/[0-9]+ Test +#' "$dir/make_test.log") tests done; $(tail -1 "$dir/make_test.log" | cut -c1-100)"
+    echo "make test: $(( $(date +%s) - $(cat "$dir/started") )) s, $(counts); $(tail -1 "$dir/make_test.log" | cut -c1-100)"
   done
   if [ ! -f "$dir/rc" ]; then echo "make test still running: call again"; exit 0; fi
   echo "make test: rc $(cat "$dir/rc") after $(( $(stat -c %Y "$dir/rc") - $(cat "$dir/started") )) s" | tee -a "$summary"
@@ -162,6 +174,7 @@ if [ "$mode" = maketest ]; then
   cp "$dir/make_test.log" "$LOGS/"
   # every test's full output (ctest keeps it): init's device memory per test, from test_allreduce's line
   last=${MAKE_BUILD:-build-maketest}/Testing/Temporary/LastTest.log
+  [ -f "$last" ] || last=$last.tmp
   [ -f "$last" ] && cp "$last" "$LOGS/" && awk '/^[0-9]+\/[0-9]+ Testing: /{t=$3} /device memory taken by init/{
       sub(/.*device memory taken by init/, "init"); print t ": " $0}' "$last" | grep -E 'allreduce\.auto|rmsnorm' | tee -a "$summary"
   [ "$(cat "$dir/rc")" = 0 ] || echo "FAIL(make test)" >> "$summary"

@@ -2,7 +2,7 @@
 # Lab: one device call of experiments that are not tests (their findings go to docs/design.md and
 # bench/results/): where the device module's memory goes, nvrar under torch, the shared tier's
 # one-shot and two-shot suites under CUDA MPS, and a deliberately broken one-shot fold against the
-# tier. Usage (GPU machine, repository root): OUT=dir bash dev/probe.sh [memory] [mps] [broken] [sanitize]
+# tier. Usage (GPU machine, repository root): OUT=dir bash dev/probe.sh [memory] [codesize] [mps] [broken] [sanitize]
 set -uo pipefail
 export NCCL_NVLS_ENABLE=0 NVSHMEM_DISABLE_NVLS=1 TORCH_SYMM_MEM_DISABLE_MULTICAST=1
 cd "$(dirname "$0")/.."
@@ -35,6 +35,15 @@ for what in "$@"; do
       for w in cold warm; do NVRAR_DEBUG=INFO NVRAR_DEBUG_SUBSYS=INIT PYTHONPATH=python timeout 120 python3 bench/init_memory_torch.py $w 2>&1 | grep -E "took|Error|error" | cut -c1-200; done
     } > "$OUT/memory.log" 2>&1
     cat "$OUT/memory.log" >> "$S";;
+  codesize)
+    # cubins of 25-1600 small kernels (dev/code_size.py; build-probe/code*.cubin when carried, else
+    # built here): the module size at which the driver's module memory grows
+    ls build-probe/code*.cubin > /dev/null 2>&1 || for n in 25 100 400 1600; do mkdir -p build-probe
+      python3 dev/code_size.py $n > "$OUT/c$n.cu" && nvcc -cubin -arch=sm_90 "$OUT/c$n.cu" -o build-probe/code$n.cubin; done
+    cc -O2 dev/module_memory.c -I"$cuda/include" -L"$cuda/lib64/stubs" -lcuda -o "$OUT/mm"
+    for c in $(ls build-probe/code*.cubin | sort -V); do
+      echo "$(basename "$c") $(stat -c %s "$c") B: $("$OUT/mm" load:$c | awk '/^load:/{print $2}') MiB" >> "$S"
+    done;;
   mps)
     export CUDA_MPS_PIPE_DIRECTORY=/tmp/nvrar-mps/pipe CUDA_MPS_LOG_DIRECTORY=/tmp/nvrar-mps/log
     mkdir -p $CUDA_MPS_PIPE_DIRECTORY $CUDA_MPS_LOG_DIRECTORY

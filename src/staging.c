@@ -88,7 +88,7 @@ void nvrar_plan_staging(const nvrar_settings_t *s, const nvrar_topo_t *topo, int
  * world's allocation: NVRAR_SUB_SLOTS slots after it, each a [flags][cells][staging] area for up to
  * the world's ranks per node, in addition to the memory budget. Smaller than the world's own (larger
  * messages go in pieces): 4 MiB of two-shot staging per set, and a one-shot piece as large as the
- * largest message AUTO gives one-shot at that size (src/tune.c) within 64-256 KiB: 256 KiB at 2
+ * largest message AUTO gives one-shot at that rank count (src/tune.c), within 64-256 KiB: 256 KiB at 2
  * ranks, 64 KiB at 3-8, so no AUTO call runs in pieces.
  */
 #define SUB_ONESHOT_MAX_PIECE_BYTES ((size_t)256 << 10)

@@ -108,6 +108,17 @@ static inline int mp_start(int argc, char **argv, nvrar_job_t *job, int min_rank
   return -1; /* a rank: carry on */
 }
 
+/* Bytes of a device buffer that are not 0xff (NaN in every dtype): what a failed call must leave. */
+static inline size_t mp_bytes_not_nan(const void *dev, size_t bytes) {
+  unsigned char *host = malloc(bytes);
+  MP_EXPECT(host != NULL);
+  MP_CUDA(cudaMemcpy(host, dev, bytes, cudaMemcpyDeviceToHost));
+  size_t bad = 0;
+  for (size_t i = 0; i < bytes; i++) bad += host[i] != 0xff;
+  free(host);
+  return bad;
+}
+
 static inline nvrar_comm_t mp_comm(nvrar_job_t *job, nvrar_config_t *config, double *init_s) {
   nvrar_unique_id_t id;
   if (job->rank == 0) MP_NVRAR(nvrar_get_unique_id(&id));

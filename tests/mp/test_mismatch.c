@@ -17,16 +17,6 @@
 
 enum { COUNT = 4096, ROWS = 4, HIDDEN = 1024 };
 
-static size_t bytes_not_nan(const void *dev, size_t bytes) {
-  unsigned char *host = malloc(bytes);
-  MP_EXPECT(host != NULL);
-  MP_CUDA(cudaMemcpy(host, dev, bytes, cudaMemcpyDeviceToHost));
-  size_t bad = 0;
-  for (size_t i = 0; i < bytes; i++) bad += host[i] != 0xff;
-  free(host);
-  return bad;
-}
-
 /* A matched all-reduce of integers: exact, on every rank. */
 static int matched_call(nvrar_job_t *job, nvrar_comm_t comm, float *buf, cudaStream_t s) {
   float *host = malloc(COUNT * sizeof(float));
@@ -97,7 +87,7 @@ int main(int argc, char **argv) {
   const double waited = mp_now() - t0;
   nvrar_result_t async = NVRAR_SUCCESS;
   MP_NVRAR(nvrar_comm_get_async_error(comm, &async));
-  const size_t left = bytes_not_nan(buf, out_bytes);
+  const size_t left = mp_bytes_not_nan(buf, out_bytes);
   nvrar_result_t next = nvrar_all_reduce(comm, buf, buf, 16, NVRAR_FLOAT32, NVRAR_SUM, s);
   printf("  rank %d, %s differs, algo %s: enqueue %s, kernel returned after %.2f s, async %s, %zu of %zu output bytes "
          "not NaN, next call %s\n", job.rank, what, getenv("NVRAR_ALGO") ? getenv("NVRAR_ALGO") : "auto",

@@ -35,17 +35,6 @@ static int missing_from_destroy(nvrar_job_t *job, nvrar_comm_t comm) {
   return ok ? 0 : 1;
 }
 
-/* Bytes of a device buffer that are not 0xff (NaN in every dtype): what a failed call must leave. */
-static size_t count_not_nan(const void *dev, size_t bytes) {
-  unsigned char *host = malloc(bytes);
-  MP_EXPECT(host != NULL);
-  MP_CUDA(cudaMemcpy(host, dev, bytes, cudaMemcpyDeviceToHost));
-  size_t bad = 0;
-  for (size_t i = 0; i < bytes; i++) bad += host[i] != 0xff;
-  free(host);
-  return bad;
-}
-
 /*
  * NVRAR_TEST_MISSING=late-destroy: rank 1 reaches destroy 2 s after rank 0 has given up on it (timeout
  * 1 s). Rank 0 tears down locally; rank 1 must not complete the destroy barrier alone from what rank 0
@@ -92,13 +81,13 @@ static int vanished_peer(nvrar_job_t *job, nvrar_comm_t comm) {
   MP_NVRAR(nvrar_all_reduce(comm, buf, buf, 1024, NVRAR_FLOAT32, NVRAR_SUM, s));
   MP_CUDA(cudaStreamSynchronize(s));
   double eager_s = mp_now() - t0;
-  size_t eager_stale = count_not_nan(buf, 4096);
+  size_t eager_stale = mp_bytes_not_nan(buf, 4096);
   MP_CUDA(cudaMemset(buf, 0, 4096));
   t0 = mp_now();
   MP_CUDA(cudaGraphLaunch(exec, s));
   MP_CUDA(cudaStreamSynchronize(s));
   double replay_s = mp_now() - t0;
-  size_t replay_stale = count_not_nan(buf, 4096);
+  size_t replay_stale = mp_bytes_not_nan(buf, 4096);
   nvrar_result_t async = NVRAR_SUCCESS;
   MP_NVRAR(nvrar_comm_get_async_error(comm, &async));
   t0 = mp_now();
@@ -182,11 +171,11 @@ int main(int argc, char **argv) {
            nvrar_result_string(async), nvrar_result_string(next), nvrar_get_last_error());
     ok = r == NVRAR_SUCCESS && waited >= 0.9 && waited < 10 && async == NVRAR_ERR_TIMEOUT &&
          next == NVRAR_ERR_TIMEOUT && strstr(nvrar_get_last_error(), "timed out") != NULL;
-    size_t stale = count_not_nan(buf, count * 4);
+    size_t stale = mp_bytes_not_nan(buf, count * 4);
     MP_CUDA(cudaMemset(gbuf, 0, 4096));
     MP_CUDA(cudaGraphLaunch(exec, s));
     MP_CUDA(cudaStreamSynchronize(s));
-    size_t replay_stale = count_not_nan(gbuf, 4096);
+    size_t replay_stale = mp_bytes_not_nan(gbuf, 4096);
     printf("  output of the timed-out call: %zu of %zu bytes not 0xff; graph replay after it: %zu of 4096\n", stale,
            count * 4, replay_stale);
     ok = ok && stale == 0 && replay_stale == 0;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Lab: one device call of experiments that are not tests (their findings go to docs/design.md and
-# bench/results/): where the device module's memory goes, nvrar under torch, the shared tier's
+# bench/results/): where the device module's memory goes, at which code size it grows, the shared tier's
 # one-shot and two-shot suites under CUDA MPS, and a deliberately broken one-shot fold against the
-# tier. Usage (GPU machine, repository root): OUT=dir bash dev/probe.sh [memory] [codesize] [mps] [broken] [sanitize]
+# tier. Usage (GPU machine, repository root): OUT=dir bash dev/probe.sh [memory] [codesize] [mps] [broken]
+# (compute-sanitizer and nvrar under torch: scripts/gpu_check.sh sanitize and memory)
 set -uo pipefail
 export NCCL_NVLS_ENABLE=0 NVSHMEM_DISABLE_NVLS=1 TORCH_SYMM_MEM_DISABLE_MULTICAST=1
 cd "$(dirname "$0")/.."
@@ -32,7 +33,6 @@ for what in "$@"; do
       echo "== C: libnvrar's cubin, eager"; CUDA_MODULE_LOADING=EAGER "$OUT/mm" load:$N fn:$anchor load:$K launch:k_none launch:k_local352
       echo "== E: stack limit 0 first"; "$OUT/mm" limit:0 load:$N fn:$anchor fn:$ring load:$K launch:k_none
       echo "== F: small kernels' local memory first"; "$OUT/mm" load:$K launch:k_local1024 load:$N fn:$anchor fn:$ring
-      for w in cold warm; do NVRAR_DEBUG=INFO NVRAR_DEBUG_SUBSYS=INIT PYTHONPATH=python timeout 120 python3 bench/init_memory_torch.py $w 2>&1 | grep -E "took|Error|error" | cut -c1-200; done
     } > "$OUT/memory.log" 2>&1
     cat "$OUT/memory.log" >> "$S";;
   codesize)
@@ -66,15 +66,6 @@ for what in "$@"; do
       -R '^shared\.allreduce\.oneshot\.n[2-8]$' > "$OUT/broken.log" 2>&1
     echo "broken one-shot (last rank not folded at 5-8 ranks), $(grep -c '^+ ' "$OUT/broken.diff") changed line(s):" >> "$S"
     grep -E 'Passed|Failed|tests passed' "$OUT/broken.log" | sed 's/  */ /g' >> "$S";;
-  sanitize)
-    for tool in memcheck racecheck synccheck; do
-      for algo in oneshot twoshot; do
-        NVRAR_SHARE_GPUS=1 NVRAR_TEST_MAX_BYTES=4096 NVRAR_TEST_QUICK=1 NVRAR_TIMEOUT=60 NVRAR_ALGO=$algo timeout 100 \
-          compute-sanitizer --tool $tool --target-processes all --error-exitcode 9 build/bin/test_allreduce -g 2 \
-          > "$OUT/sanitize.$tool.$algo.log" 2>&1
-        echo "sanitize $tool $algo: rc $? $(grep -E 'ERROR SUMMARY|^test_' "$OUT/sanitize.$tool.$algo.log" | tail -2 | tr '\n' ' ')" >> "$S"
-      done
-    done;;
   esac
   echo "($what: $((SECONDS - t)) s)" >> "$S"
 done

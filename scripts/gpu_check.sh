@@ -142,10 +142,11 @@ fi
 
 if [ "$mode" = maketest ]; then
   # The README's `make test` on a fresh build, which outlasts one 10-minute device call on one GPU
-  # (the shared tier alone takes 15 minutes): the first call starts it in the background in its own
+  # (the shared tier alone takes about 15 minutes): the first call starts it in the background in its own
   # session (MAKE_BUILD, default build-maketest: a fresh folder), every call waits up to WAIT_S
   # (default 540) printing where it is, and the call that sees it end prints ctest's summaries.
-  # `maketest stop` ends a run that cannot finish (its whole process group, tests included).
+  # `maketest stop` ends a run that cannot finish (its whole process group, tests included). The run
+  # lives on the machine: one given back between two calls (idle past its release time) loses it.
   dir=$LOGS/maketest
   mkdir -p "$dir"
   counts() { # how far it got: runs done, and those that failed
@@ -240,7 +241,7 @@ if [ "$mode" = sanitize ]; then
     run "sanitize.$tool.$suite.$algo" 200 env NVRAR_SHARE_GPUS=1 NVRAR_TEST_MAX_BYTES=4096 NVRAR_TEST_QUICK=1 \
       NVRAR_TIMEOUT=60 NVRAR_ALGO=$algo $gpn compute-sanitizer --tool "$tool" --target-processes all --error-exitcode 9 \
       "$bin/test_$suite" -g 2
-    grep -h "ERROR SUMMARY" "$LOGS/sanitize.$tool.$suite.$algo.log" | sort | uniq -c | sed 's/^/    /' | tee -a "$summary"
+    grep -hE "(ERROR|RACECHECK) SUMMARY" "$LOGS/sanitize.$tool.$suite.$algo.log" | sort | uniq -c | sed 's/^/    /' | tee -a "$summary"
   done
   finish
 fi

@@ -6,7 +6,10 @@ none (the compute alone). One process per GPU:
 
 Per batch: the step time of each mode (graph replays, median), the all-reduce's overhead over the
 compute alone and its share of the step, and whether the step's activations are bitwise the same on
-every rank. Defaults like Llama-3-70B (hidden 8192, intermediate 28672, 64 heads, 8 KV heads), 8
+every rank (each mode with an all-reduce; the exit status is 1 if one is not). With NVRAR_SHARE_GPUS=1
+and more ranks than GPUs (rank r on GPU r % GPUs) the group is gloo, the nccl and symm modes are left
+out (NCCL refuses two ranks on one GPU) and nothing is timed: one graph replay per mode and batch,
+checked for agreement. Defaults like Llama-3-70B (hidden 8192, intermediate 28672, 64 heads, 8 KV heads), 8
 layers, context 2048. Writes tp_decode_w{N}.json and .md (and .png when matplotlib is there).
 """
 import argparse
@@ -99,6 +102,8 @@ def same_on_all_ranks(*tensors):
     bits = torch.cat([t.flatten().view(torch.int16).long() for t in tensors])
     pos = torch.arange(bits.numel(), device=bits.device) % 65521 + 1
     mine = torch.stack([(bits * pos).sum(), bits.sum()])
+    if dist.get_backend() == "gloo":
+        mine = mine.cpu()
     gathered = [torch.empty_like(mine) for _ in range(dist.get_world_size())]
     dist.all_gather(gathered, mine)
     return all(torch.equal(g, gathered[0]) for g in gathered)
@@ -118,8 +123,17 @@ def main():
     ap.add_argument("--modes", default=",".join(MODES))
     args = ap.parse_args()
     local = int(os.environ["LOCAL_RANK"])
+    ngpu = torch.cuda.device_count()
+    # ranks sharing the GPUs (NVRAR_SHARE_GPUS=1, more ranks than GPUs): NCCL refuses two ranks on one
+    # GPU, so gloo, no nccl or symm mode, and no timing (the ranks time-slice the GPU): one step per
+    # mode in a graph, checked for agreement
+    sharing = os.environ.get("NVRAR_SHARE_GPUS") == "1" and int(os.environ["WORLD_SIZE"]) > ngpu
+    local = local % ngpu if sharing else local
     torch.cuda.set_device(local)
-    dist.init_process_group("nccl", device_id=torch.device("cuda", local))
+    if sharing:
+        dist.init_process_group("gloo")
+    else:
+        dist.init_process_group("nccl", device_id=torch.device("cuda", local))
     rank, tp = dist.get_rank(), dist.get_world_size()
     if args.heads % tp or args.intermediate % tp or args.hidden % args.heads:
         raise SystemExit(f"tp_decode: heads {args.heads}, intermediate {args.intermediate} must divide by TP {tp}")
@@ -127,6 +141,12 @@ def main():
     unknown = [m for m in modes if m not in MODES]
     if unknown:
         raise SystemExit(f"tp_decode: unknown modes {unknown}: use {', '.join(MODES)}")
+    if sharing:
+        dropped = [m for m in modes if m in ("nccl", "symm")]
+        modes = [m for m in modes if m not in dropped]
+        if rank == 0:
+            print(f"tp_decode: {tp} ranks share {ngpu} GPU(s): correctness and agreement only, no timing"
+                  + (f"; left out: {', '.join(dropped)} (NCCL refuses two ranks on one GPU)" if dropped else ""))
     comm = nvrar.Communicator() if any(m.startswith("nvrar") for m in modes) else None
     symm_mem, gname = None, dist.group.WORLD.group_name
     if "symm" in modes:
@@ -154,19 +174,39 @@ def main():
                 for b in bufs:
                     symm_mem.rendezvous(b, group=gname)
             step, x, res = make_step(mode, layers, x0, res0, args, comm, bufs, gname)
-            us = graph_us(step, iters=1, launches=20, reps=5)
-            step()
+            if sharing:
+                us = None
+                replay_once(step)
+            else:
+                us = graph_us(step, iters=1, launches=20, reps=5)
+                step()
             torch.cuda.synchronize()
             row[mode] = {"us": us, "same_on_ranks": same_on_all_ranks(x, res)}
             if rank == 0:
-                print(f"batch {batch:3d} {mode:12s} {us:9.1f} us  same on ranks: {row[mode]['same_on_ranks']}",
-                      flush=True)
+                when = "time-sliced" if us is None else f"{us:9.1f} us"
+                print(f"batch {batch:3d} {mode:12s} {when}  same on ranks: {row[mode]['same_on_ranks']}", flush=True)
         rows.append(row)
     if rank == 0:
         write(rows, tp, modes, args)
     if comm is not None:
         comm.close()
+    agree = all(r[m]["same_on_ranks"] for r in rows for m in modes if m != "none")  # none: each rank its shard
     dist.destroy_process_group()
+    if not agree:
+        raise SystemExit("tp_decode: the ranks' activations differ (see the table)")
+
+
+def replay_once(step):
+    """The step captured in a CUDA graph (after a warm-up on a side stream) and replayed once."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        step()
+    torch.cuda.current_stream().wait_stream(side)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        step()
+    g.replay()
 
 
 def write(rows, tp, modes, args):
@@ -174,25 +214,29 @@ def write(rows, tp, modes, args):
     os.makedirs(args.out, exist_ok=True)
     with open(base + ".json", "w") as f:
         json.dump({"tp": tp, "args": vars(args), "rows": rows}, f, indent=1)
+    timed = all(r[m]["us"] is not None for r in rows for m in modes)
     with_ar = [m for m in modes if m != "none"]
-    head = "| batch | " + " | ".join(f"{m} us" for m in modes)
-    head += "".join(f" | {m} all-reduce overhead (share)" for m in with_ar if "none" in modes) + " | same on ranks |"
+    cols = ["batch"]
+    if timed:
+        cols += [f"{m} us" for m in modes] + [f"{m} all-reduce overhead (share)" for m in with_ar if "none" in modes]
+    head = "| " + " | ".join(cols + ["modes whose activations differ across ranks"]) + " |"
+    how = "CUDA graph (median of 5 x 20 replays)" if timed else "ranks sharing GPUs: one graph replay, no timing"
     lines = [f"TP {tp}, {args.layers} layers, hidden {args.hidden}, intermediate {args.intermediate}, "
-             f"heads {args.heads}/{args.kv_heads}, ctx {args.ctx}, bf16, CUDA graph (median of 5 x 20 replays)", "",
+             f"heads {args.heads}/{args.kv_heads}, ctx {args.ctx}, bf16, {how}; modes {', '.join(modes)}", "",
              head, "|" + " --- |" * (head.count("|") - 1)]
     for r in rows:
-        cells = [str(r["batch"])] + [f"{r[m]['us']:.1f}" for m in modes]
-        if "none" in modes:
+        cells = [str(r["batch"])] + [f"{r[m]['us']:.1f}" for m in modes if timed]
+        if "none" in modes and timed:
             for m in with_ar:
                 over = r[m]["us"] - r["none"]["us"]
                 cells.append(f"{over:.1f} ({100 * over / r[m]['us']:.0f}%)")
-        cells.append(", ".join(m for m in modes if not r[m]["same_on_ranks"]) or "all")
+        cells.append(", ".join(m for m in with_ar if not r[m]["same_on_ranks"]) or "none")
         lines.append("| " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
     with open(base + ".md", "w") as f:
         f.write(text)
     print(text)
-    plt = pyplot()
+    plt = pyplot() if timed else None
     if plt is None:
         return
     fig, ax = plt.subplots(figsize=(7, 4))

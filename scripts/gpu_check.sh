@@ -3,7 +3,7 @@
 # tests/CMakeLists.txt; the shared tier too in full mode), run nvrar_perf against NCCL in the same
 # run, write every log under $LOGS and print a short table last.
 #
-#   scripts/gpu_check.sh [full|quick|bench|tests|shared|memory|digest|sanitize|sweep|algos|maketest] [ring]
+#   scripts/gpu_check.sh [full|quick|bench|tests|shared|memory|digest|sanitize|sweep|algos|maketest|fused] [ring]
 #          (default: full with 2 GPUs or more, shared with one)
 #   shared: the shared tier (ctest -L shared, SHARED_PART=k/m for every m-th run from the k-th: every
 #          multi-rank suite at 2-8 ranks and on the virtual
@@ -16,6 +16,9 @@
 #          DIGEST_SPECS="ranks:gpus_per_node ..." runs part of it (default "1: 2: 3: 4: 5: 8: 4:2 4:1
 #          8:4 8:2 6:2"; "4:2 4:1 8:4 8:2 6:2": the virtual layouts alone, for the multi-node kernels)
 #   memory: the device memory of init (1-8 ranks, lazy and eager module loading, under torch)
+#   fused: the fused all-reduce + RMSNorm through torch: bench/rmsnorm_torch.py on one rank (against
+#          torch's add + F.rms_norm, eager and compiled), bench/tp_decode.py at 2 and 4 ranks (timed
+#          on 2 and 4 GPUs, else ranks sharing the GPU: agreement only)
 #   maketest: the README's `make test` on a fresh build folder, in the background across device
 #          calls (it outlasts one on one GPU): call it again until it prints the summaries;
 #          `maketest stop` ends it (never pkill by a pattern: the device tool's own command line matches)
@@ -80,7 +83,7 @@ run() {
   [ $rc -eq 77 ] && verdict=SKIP
   [ $rc -eq 124 ] && verdict="TIMEOUT(${limit}s)"
   [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ $rc -ne 124 ] && verdict="FAIL(rc=$rc)"
-  printf '%-34s %-14s %4ds  %s\n' "$name" "$verdict" $((SECONDS - t0)) "$(grep -E '^(test_|torch_check|nccl_dropin|nccl_ctypes_check|torch_dropin|  algo|SKIP)' "$LOGS/$name.log" | tail -1 | cut -c1-110)" | tee -a "$summary"
+  printf '%-34s %-14s %4ds  %s\n' "$name" "$verdict" $((SECONDS - t0)) "$(grep -E '^(test_|torch_check|nccl_dropin|nccl_ctypes_check|torch_dropin|tp_decode|rows |batch |  algo|SKIP)' "$LOGS/$name.log" | tail -1 | cut -c1-110)" | tee -a "$summary"
   [ "$verdict" = PASS ] || [ "$verdict" = SKIP ] || tail -15 "$LOGS/$name.log"
   if [ "$mode" = quick ] && [ "${verdict#TIMEOUT}" != "$verdict" ]; then
     finish  # quick mode spends no more device time after a hang
@@ -284,6 +287,26 @@ pip_venv() {
   site=$("$1/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   python3 -c 'import sys; print("\n".join(p for p in sys.path if p.endswith("-packages")))' > "$site/image-packages.pth"
 }
+
+if [ "$mode" = fused ]; then
+  # the fused all-reduce + residual add + RMSNorm through torch: on one rank against torch's add then
+  # F.rms_norm, eager and compiled (bench/rmsnorm_torch.py: a real timing, one process on the GPU),
+  # then bench/tp_decode.py at 2 and 4 ranks: timed on that many GPUs where there are, else with the
+  # ranks sharing the GPU (none, nvrar and nvrar fused; agreement only, small shapes)
+  export PYTHONPATH="$PWD/python" NVRAR_LIBRARY="$PWD/$BUILD/lib/libnvrar.so"
+  run rmsnorm_torch.g1 300 torchrun --nproc_per_node=1 bench/rmsnorm_torch.py --out "$LOGS"
+  cat "$LOGS/rmsnorm_torch.md" 2> /dev/null | tee -a "$summary"
+  for n in 2 4; do
+    if [ "$ngpu" -ge $n ]; then
+      run "tp_decode.g$n" 500 torchrun --nproc_per_node=$n bench/tp_decode.py --out "$LOGS"
+    else
+      NVRAR_SHARE_GPUS=1 run "tp_decode.shared.n$n" 300 torchrun --nproc_per_node=$n bench/tp_decode.py \
+        --modes none,nvrar,nvrar_fused --layers 2 --batches 1,8,32 --ctx 256 --out "$LOGS"
+    fi
+    cat "$LOGS/tp_decode_w$n.md" 2> /dev/null | tee -a "$summary"
+  done
+  finish
+fi
 
 if [ "$mode" = python ]; then
   # pip offline with the image's scikit-build-core, cmake and ninja, into venvs that see the image's

@@ -4,7 +4,9 @@
 
 Every dtype and op, in and out of place, odd sizes: results bitwise equal to NCCL's on exactly
 representable data (quarters, |k| <= 32: every partial sum exact in any order); zero-copy tensors
-from allocate_tensor; the argument errors; a captured CUDA graph replayed with new data each time.
+from allocate_tensor; the argument errors; a captured CUDA graph replayed with new data each time;
+the torch ops nvrar::all_reduce_ and nvrar::all_reduce_add_rmsnorm_ under opcheck, torch.compile
+(fullgraph) and graph capture.
 Prints one line per check and exits 1 if any failed.
 
 With NVRAR_SHARE_GPUS=1 and more ranks than GPUs (rank r on GPU r % GPUs; NCCL refuses two ranks on
@@ -208,6 +210,18 @@ def main():
         check("opcheck(nvrar::all_reduce_add_rmsnorm_)", True)
     except Exception as e:  # noqa: BLE001
         check("opcheck(nvrar::all_reduce_add_rmsnorm_)", False, f"{type(e).__name__}: {e}"[:300])
+
+    def fused_step(v, r):  # in place on its inputs (no other kernel to compile: the tier is timed)
+        comm.all_reduce_add_rmsnorm_(v, r, w, eps)
+    try:
+        cx, cres = xs[rank].clone(), res0.clone()
+        torch.compile(fused_step, fullgraph=True)(cx, cres)
+        torch.cuda.synchronize()
+        check("torch.compile(fullgraph=True) around nvrar::all_reduce_add_rmsnorm_ == eager",
+              torch.equal(cx, x) and torch.equal(cres, res))
+    except Exception as e:  # noqa: BLE001
+        check("torch.compile(fullgraph=True) around nvrar::all_reduce_add_rmsnorm_ == eager", False,
+              f"{type(e).__name__}: {e}"[:300])
     gx, gres = xs[rank].clone(), res0.clone()
     s.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(s):

@@ -110,6 +110,7 @@ static nvrar_result_t device_state(nvrar_comm_t comm) {
   base.error = dev_words;
   base.abort_flag = dev_words + 1;
   base.timeout_ns = nvrar_timeout_ns(comm->settings.timeout_seconds);
+  base.pdl = comm->settings.pdl;
   comm->oneshot_args = base;
   comm->twoshot_args = base;
   comm->ring_args = base;

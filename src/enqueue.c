@@ -90,7 +90,8 @@ nvrar_result_t nvrar_comm_add_rmsnorm(nvrar_comm_t comm, const void *input, void
                                       float eps, void *out, size_t rows, size_t hidden, size_t bytes,
                                       nvrar_dtype_t dtype, void *stream) {
   const size_t count = rows * hidden;
-  nvrar_norm_args_t n = {residual, out, weight, eps, rows, hidden, hidden * nvrar_dtype_size(dtype) / NVRAR_PACK_BYTES};
+  nvrar_norm_args_t n = {residual, out, weight, eps, rows, hidden, hidden * nvrar_dtype_size(dtype) / NVRAR_PACK_BYTES,
+                         comm->settings.pdl};
   const uint64_t packs = bytes / NVRAR_PACK_BYTES; /* whole packs: the checks made rows whole packs */
   int err = 0;
   const char *path = "add + norm";  /* for the log: the fused algorithm, or the two-kernel path */

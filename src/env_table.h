@@ -34,6 +34,8 @@
           "GPU memory per rank for nvrar, NVSHMEM heap included")                                                     \
   SETTING(NVRAR_TIMEOUT, DOUBLE, "30", timeout_seconds, 0, 0, 1,                                                      \
           "Seconds a kernel waits for a peer before NVRAR_ERR_TIMEOUT")                                               \
+  SETTING(NVRAR_PDL, INT, "0", pdl, 0, 1, 1,                                                                          \
+          "1: programmatic dependent launch, a kernel's launch overlapping the end of the one before it (sm_90+)")    \
   OTHER(NVRAR_INIT_TIMEOUT, DOUBLE, "600", 0, 0, 1,                                                                 \
         "Seconds nvrar_comm_init waits in NVSHMEM's bootstrap for every rank to arrive, then NVRAR_ERR_TIMEOUT")     \
   OTHER(NVRAR_CACHE_DIR, STRING, "", 0, 0, 1,                                                                         \

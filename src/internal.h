@@ -41,6 +41,7 @@ typedef struct nvrar_settings {
   int rings;                 /* 0: planner */
   size_t chunk_bytes;        /* 0: planner */
   size_t hier_ll_bytes;      /* hier-rd: flag-in-data cells between nodes up to this message size; 0: never */
+  int pdl;                   /* 1: kernels launched as programmatic dependent launches */
 } nvrar_settings_t;
 
 /* The lookup of the real process environment (getenv). */

@@ -247,6 +247,7 @@ __device__ __forceinline__ bool all_gather(const nvrar_kernel_args_t &a, const H
 
 template <typename T, int OP, bool HALVING>
 __global__ void __launch_bounds__(NVRAR_MAX_THREADS) hier_kernel(nvrar_kernel_args_t a) {
+  grid_dependency_sync();
   const Hier h(a, HALVING);
   uint64_t round = a.sync->round[blockIdx.x];
   bool ok = block_alive(a);
@@ -277,9 +278,8 @@ static int launch_hier(const nvrar_kernel_args_t *args, bool halving, int dtype,
   cudaStream_t s = (cudaStream_t)stream;
   NVRAR_SWITCH_DTYPE(dtype, T,
     NVRAR_SWITCH_OP(op, OP,
-      if (halving) hier_kernel<T, OP, true><<<blocks, threads, 0, s>>>(*args);
-      else hier_kernel<T, OP, false><<<blocks, threads, 0, s>>>(*args);
-      return (int)cudaGetLastError()));
+      return halving ? launch(hier_kernel<T, OP, true>, blocks, threads, s, args->pdl, *args)
+                     : launch(hier_kernel<T, OP, false>, blocks, threads, s, args->pdl, *args)));
   return (int)cudaErrorInvalidValue;
 }
 

@@ -88,6 +88,7 @@ __device__ __forceinline__ void poison_rows(const nvrar_norm_args_t &n, bool ok)
 
 template <typename T>
 __global__ void __launch_bounds__(NORM_THREADS) add_rmsnorm_kernel(nvrar_norm_args_t n, const uint4 *sums) {
+  grid_dependency_sync();
   __shared__ float warp_sums[NORM_WARPS];
   for (uint64_t row = blockIdx.x; row < n.rows; row += gridDim.x)
     norm_row<T>(n, row, warp_sums, [&](uint64_t k) { return sums[row * n.row_packs + k]; });
@@ -95,6 +96,7 @@ __global__ void __launch_bounds__(NORM_THREADS) add_rmsnorm_kernel(nvrar_norm_ar
 
 template <typename T, int NRANKS>
 __global__ void __launch_bounds__(NORM_THREADS) oneshot_rmsnorm_kernel(nvrar_kernel_args_t a, nvrar_norm_args_t n) {
+  grid_dependency_sync();
   __shared__ float warp_sums[NORM_WARPS];
   volatile nvrar_device_sync_t *sync = a.sync;
   const uint64_t base = sync->ll_count, counter = base + 1;
@@ -166,6 +168,7 @@ __global__ void __launch_bounds__(NORM_THREADS) oneshot_rmsnorm_kernel(nvrar_ker
  */
 template <typename T, int NRANKS>
 __global__ void __launch_bounds__(NORM_THREADS) twoshot_rmsnorm_kernel(nvrar_kernel_args_t a, nvrar_norm_args_t n) {
+  grid_dependency_sync();
   __shared__ float warp_sums[NORM_WARPS];
   const uint64_t P = n.row_packs, owned_max = (n.rows + NRANKS - 1) / NRANKS;
   const uint64_t gather = (uint64_t)NRANKS * a.slice_cap; /* gather slots follow the scatter slots */
@@ -235,8 +238,8 @@ extern "C" int nvrar_launch_add_rmsnorm(const nvrar_norm_args_t *n, const void *
   if (!n->rows) return 0;
   cudaStream_t s = (cudaStream_t)stream;
   const uint4 *in = static_cast<const uint4 *>(sums);
-  NVRAR_SWITCH_DTYPE(dtype, T, add_rmsnorm_kernel<T><<<norm_grid(n->rows), NORM_THREADS, 0, s>>>(*n, in));
-  return (int)cudaGetLastError();
+  NVRAR_SWITCH_DTYPE(dtype, T, return launch(add_rmsnorm_kernel<T>, norm_grid(n->rows), NORM_THREADS, s, n->pdl, *n, in));
+  return (int)cudaErrorInvalidValue;
 }
 
 extern "C" int nvrar_launch_oneshot_rmsnorm(const nvrar_kernel_args_t *args, const nvrar_norm_args_t *n, int dtype,
@@ -247,8 +250,7 @@ extern "C" int nvrar_launch_oneshot_rmsnorm(const nvrar_kernel_args_t *args, con
   cudaStream_t s = (cudaStream_t)stream;
   NVRAR_SWITCH_DTYPE(dtype, T,
     NVRAR_SWITCH_RANKS(args->nranks, NRANKS,
-      oneshot_rmsnorm_kernel<T, NRANKS><<<norm_grid(n->rows), NORM_THREADS, 0, s>>>(*args, *n);
-      return (int)cudaGetLastError()));
+      return launch(oneshot_rmsnorm_kernel<T, NRANKS>, norm_grid(n->rows), NORM_THREADS, s, args->pdl, *args, *n)));
   return (int)cudaErrorInvalidValue;
 }
 
@@ -261,7 +263,6 @@ extern "C" int nvrar_launch_twoshot_rmsnorm(const nvrar_kernel_args_t *args, con
   cudaStream_t s = (cudaStream_t)stream;
   NVRAR_SWITCH_DTYPE(dtype, T,
     NVRAR_SWITCH_RANKS(args->nranks, NRANKS,
-      twoshot_rmsnorm_kernel<T, NRANKS><<<norm_grid(owned_max), NORM_THREADS, 0, s>>>(*args, *n);
-      return (int)cudaGetLastError()));
+      return launch(twoshot_rmsnorm_kernel<T, NRANKS>, norm_grid(owned_max), NORM_THREADS, s, args->pdl, *args, *n)));
   return (int)cudaErrorInvalidValue;
 }

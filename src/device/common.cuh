@@ -58,6 +58,39 @@ namespace nvrar {
   }
 
 /*
+ * Programmatic dependent launch (NVRAR_PDL=1): every kernel is launched with the attribute that lets
+ * it start while the kernel before it on the stream is still finishing, and begins with
+ * grid_dependency_sync(), which returns once that kernel has completed and its memory is visible
+ * (at once when the launch had no such dependency); nothing before it reads memory another kernel
+ * wrote. Right after it, grid_dependents_launch() lets a dependent launch behind this kernel start
+ * as early: its own wait still orders it after this kernel's end. Without the attribute both are no-ops.
+ */
+__device__ __forceinline__ void grid_dependency_sync() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+/* kernel<<<blocks, threads, 0, stream>>>(params...), as a programmatic dependent launch when pdl is
+ * set; 0 or the cudaError_t of the launch. */
+template <typename... Params, typename... Args>
+static inline int launch(void (*kernel)(Params...), int blocks, int threads, cudaStream_t stream, int pdl,
+                         const Args &...params) {
+  cudaLaunchAttribute attr;
+  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3((unsigned)blocks);
+  cfg.blockDim = dim3((unsigned)threads);
+  cfg.stream = stream;
+  cfg.attrs = &attr;
+  cfg.numAttrs = pdl ? 1 : 0;
+  cudaLaunchKernelEx(&cfg, kernel, params...);
+  return (int)cudaGetLastError();
+}
+
+/*
  * The launcher of a one-node kernel template nvrar::KERNEL<T, OP, NRANKS>(nvrar_kernel_args_t), as
  * src/algo/table.h names it (the nvrar_launch_fn signature): dtype, op and world size pick the
  * instance; 0 or the cudaError_t of the launch.
@@ -67,8 +100,8 @@ namespace nvrar {
     NVRAR_SWITCH_DTYPE(dtype, T,                                                                        \
       NVRAR_SWITCH_OP(op, OP,                                                                           \
         NVRAR_SWITCH_RANKS(args->nranks, NRANKS,                                                        \
-          nvrar::KERNEL<T, OP, NRANKS><<<blocks, threads, 0, (cudaStream_t)stream>>>(*args);            \
-          return (int)cudaGetLastError())));                                                            \
+          return nvrar::launch(nvrar::KERNEL<T, OP, NRANKS>, blocks, threads, (cudaStream_t)stream,     \
+                               args->pdl, *args))));                                                    \
     return (int)cudaErrorInvalidValue;                                                                  \
   }
 

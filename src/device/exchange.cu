@@ -16,6 +16,7 @@
 namespace nvrar {
 
 __global__ void __launch_bounds__(NVRAR_MAX_THREADS) exchange_kernel(nvrar_kernel_args_t a) {
+  grid_dependency_sync();
   const uint64_t bytes = a.count; /* exchange: count is in bytes */
   const uint64_t per = nvrar_div_up(a.packs, (uint64_t)gridDim.x) * NVRAR_PACK_BYTES;
   const uint64_t lo = nvrar_min_u64((uint64_t)blockIdx.x * per, bytes), hi = nvrar_min_u64(lo + per, bytes);
@@ -44,6 +45,5 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) exchange_kernel(nvrar_kerne
 
 extern "C" int nvrar_launch_exchange(const nvrar_kernel_args_t *args, int blocks, int threads, void *stream) {
   if (blocks < 1 || blocks > NVRAR_MAX_RING_BLOCKS) return (int)cudaErrorInvalidValue;
-  nvrar::exchange_kernel<<<blocks, threads, 0, (cudaStream_t)stream>>>(*args);
-  return (int)cudaGetLastError();
+  return nvrar::launch(nvrar::exchange_kernel, blocks, threads, (cudaStream_t)stream, args->pdl, *args);
 }

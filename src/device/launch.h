@@ -44,6 +44,7 @@ typedef struct nvrar_kernel_args {
   int *error;              /* host-mapped: first error a kernel saw (NVRAR_ERR_TIMEOUT, _MISMATCH), else 0 */
   const int *abort_flag;   /* host-mapped: set by nvrar_comm_abort; waits give up at once */
   uint64_t timeout_ns;
+  int pdl;                 /* host side: launch as a programmatic dependent launch (NVRAR_PDL) */
   /* Put-with-signal algorithms (ring family, exchange). Layout: rank = node * gpus + local. */
   int nodes;
   int gpus;
@@ -67,6 +68,7 @@ typedef struct nvrar_norm_args {
   const void *weight;
   float eps;
   uint64_t rows, hidden, row_packs; /* row_packs: 16-byte packs per row */
+  int pdl;                          /* host side: as nvrar_kernel_args_t's */
 } nvrar_norm_args_t;
 
 /* Launchers, one per row of src/algo/table.h: 0 on success, else the cudaError_t of the launch. dtype/op

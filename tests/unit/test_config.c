@@ -58,7 +58,7 @@ int main(void) {
   CHECK(s.memory_bytes == (size_t)256 << 20);
   CHECK(s.timeout_seconds == 30.0);
   CHECK(s.algo == NVRAR_ALGO_AUTO && s.num_blocks == 0 && s.threads_per_block == 0 && s.device == -1);
-  CHECK(s.hier_ll_bytes == 65536);
+  CHECK(s.hier_ll_bytes == 65536 && s.pdl == 0);
 
   /* environment */
   set_env(0, "NVRAR_ALGO", "twoshot");
@@ -68,8 +68,9 @@ int main(void) {
   set_env(4, "NVRAR_TIMEOUT", "2.5");
   set_env(5, "NVRAR_ONESHOT_MAX_BYTES", "64K");
   set_env(6, "NVRAR_HIER_LL_BYTES", "0");
+  set_env(7, "NVRAR_PDL", "1");
   CHECK(nvrar_settings_resolve(NULL, lookup, &s) == NVRAR_SUCCESS);
-  CHECK(s.hier_ll_bytes == 0);
+  CHECK(s.hier_ll_bytes == 0 && s.pdl == 1);
   CHECK(s.algo == NVRAR_ALGO_TWOSHOT && s.num_blocks == 16 && s.threads_per_block == 256);
   CHECK(s.memory_bytes == (size_t)128 << 20 && s.timeout_seconds == 2.5 && s.oneshot_max_bytes == 65536);
 
@@ -86,7 +87,8 @@ int main(void) {
                           {"NVRAR_THREADS_PER_BLOCK", "1024"}, {"NVRAR_MEMORY_BYTES", "lots"},
                           {"NVRAR_TIMEOUT", "0"},              {"NVRAR_TIMEOUT", "-3"},
                           {"NVRAR_ONESHOT_MAX_BYTES", "1Q"},   {"NVRAR_MEMORY_BYTES", "1M"},
-                          {"NVRAR_HIER_LL_BYTES", "64 KiB!"}};
+                          {"NVRAR_HIER_LL_BYTES", "64 KiB!"}, {"NVRAR_PDL", "2"},
+                          {"NVRAR_PDL", "on"}};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     set_env(0, bad[i][0], bad[i][1]);
     nvrar_settings_t before, after;

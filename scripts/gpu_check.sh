@@ -3,7 +3,7 @@
 # tests/CMakeLists.txt; the shared tier too in full mode), run nvrar_perf against NCCL in the same
 # run, write every log under $LOGS and print a short table last.
 #
-#   scripts/gpu_check.sh [full|quick|bench|tests|shared|memory|digest|sanitize|sweep|algos|maketest|fused] [ring]
+#   scripts/gpu_check.sh [full|quick|bench|tests|shared|memory|digest|sanitize|sweep|algos|maketest|fused|pdl] [ring]
 #          (default: full with 2 GPUs or more, shared with one)
 #   shared: the shared tier (ctest -L shared, SHARED_PART=k/m for every m-th run from the k-th: every
 #          multi-rank suite at 2-8 ranks and on the virtual
@@ -16,6 +16,7 @@
 #          DIGEST_SPECS="ranks:gpus_per_node ..." runs part of it (default "1: 2: 3: 4: 5: 8: 4:2 4:1
 #          8:4 8:2 6:2"; "4:2 4:1 8:4 8:2 6:2": the virtual layouts alone, for the multi-node kernels)
 #   memory: the device memory of init (1-8 ranks, lazy and eager module loading, under torch)
+#   pdl:   NVRAR_PDL=0 against 1: bench/rmsnorm_torch.py on one rank, nvrar_perf graphs on 2 and 4 GPUs
 #   fused: the fused all-reduce + RMSNorm through torch: bench/rmsnorm_torch.py on one rank (against
 #          torch's add + F.rms_norm, eager and compiled), bench/tp_decode.py at 2 and 4 ranks (timed
 #          on 2 and 4 GPUs, else ranks sharing the GPU: agreement only)
@@ -305,6 +306,31 @@ if [ "$mode" = fused ]; then
     fi
     cat "$LOGS/tp_decode_w$n.md" 2> /dev/null | tee -a "$summary"
   done
+  finish
+fi
+
+if [ "$mode" = pdl ]; then
+  # NVRAR_PDL=0 against 1 in the same run: the fused call on one rank (bench/rmsnorm_torch.py, 20 calls
+  # back to back in a graph: one kernel after another), then nvrar_perf in graphs on 2 and 4 GPUs
+  export PYTHONPATH="$PWD/python" NVRAR_LIBRARY="$PWD/$BUILD/lib/libnvrar.so"
+  for p in 0 1; do
+    NVRAR_PDL=$p run "rmsnorm_torch.pdl$p" 300 torchrun --nproc_per_node=1 bench/rmsnorm_torch.py --out "$LOGS/pdl$p"
+    for n in 2 4; do
+      [ "$ngpu" -ge $n ] && NVRAR_PDL=$p run "perf.graph.g$n.pdl$p" 240 "$bin/nvrar_perf" -g $n -d bfloat16 -n 20 -w 5 \
+        -c 1 -G 20 -b 1K -e 64M -J "$LOGS/perf.graph.g$n.pdl$p.json"
+    done
+  done
+  python3 - "$LOGS" << 'PY' | tee -a "$summary"
+import json, os, sys
+d = sys.argv[1]
+def load(path):
+    return json.load(open(path)) if os.path.exists(path) else None
+a, b = load(f"{d}/pdl0/rmsnorm_torch.json"), load(f"{d}/pdl1/rmsnorm_torch.json")
+if a and b:
+    print("| rows | fused us, NVRAR_PDL=0 | NVRAR_PDL=1 |\n| ---: | ---: | ---: |")
+    for r0, r1 in zip(a["rows"], b["rows"]):
+        print(f"| {r0['rows']} | {r0['fused_us']:.2f} | {r1['fused_us']:.2f} |")
+PY
   finish
 fi
 

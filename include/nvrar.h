@@ -78,7 +78,9 @@ typedef enum nvrar_algo {
   NVRAR_ALGO_SIMPLE_RING = 4, /* unchunked ring: reduce down the ring, broadcast back */
   NVRAR_ALGO_HIER_RD = 5, /* hierarchical: intra-node RS, recursive doubling across nodes, intra AG */
   NVRAR_ALGO_HIER_RHD = 6, /* hierarchical with recursive halving-doubling across nodes */
-  NVRAR_NUM_ALGOS = 7
+  NVRAR_ALGO_LAMPORT = 7, /* one-shot with full-width cells (a sentinel marks empty ones): forced only, for
+                           * now; its staging exists only when it is forced at nvrar_comm_init */
+  NVRAR_NUM_ALGOS = 8
 } nvrar_algo_t;
 
 /* 128 bytes, opaque; wraps NVSHMEM's unique id and nvrar's version. Ship it by value. */
@@ -196,8 +198,8 @@ NVRAR_API nvrar_result_t nvrar_comm_local_size(nvrar_comm_t comm, int *local_siz
  * nvrar_comm_init), sharing its NVSHMEM world, created by those ranks alone: the world's other ranks
  * take no part. Its staging is one of the world's NVRAR_SUB_SLOTS reserved slots, and the caller
  * chooses which, the same on every member (for example the lowest slot free on all of them: see
- * nvrar_comm_split_slots). One-shot and two-shot only (a forced put-with-signal algorithm falls
- * back to AUTO); messages above 4 MiB (two-shot) go in pieces, and so do forced one-shot calls above
+ * nvrar_comm_split_slots). One-shot and two-shot only (a forced put-with-signal algorithm or lamport
+ * falls back to AUTO); messages above 4 MiB (two-shot) go in pieces, and so do forced one-shot calls above
  * 256 KiB on 2 ranks or 64 KiB on 3-8 (AUTO gives one-shot no larger ones there).
  */
 #define NVRAR_SUB_SLOTS 4

@@ -24,7 +24,7 @@
 #          calls (it outlasts one on one GPU): call it again until it prints the summaries;
 #          `maketest stop` ends it (never pkill by a pattern: the device tool's own command line matches)
 #   sanitize: compute-sanitizer memcheck, racecheck and synccheck on 2 ranks over every kernel family
-#          (one-shot, two-shot, ring, simple ring, hier-rd, hier-rhd, the fused RMSNorm, exchange; small
+#          (one-shot, two-shot, ring, simple ring, hier-rd, hier-rhd, lamport, the fused RMSNorm, exchange; small
 #          messages); SANITIZE="tool:suite:algo ..." for part of it
 #   sweep: launch-shape variants of each forced algorithm (for src/tune.c), no NCCL;
 #          `sweep ring`: the chunked ring at 16-64 MiB over blocks x threads, NCCL once for reference,
@@ -217,14 +217,25 @@ if [ "$mode" = digest ]; then
     [ -s "$LOGS/digests$label.txt" ] || echo "digests$label: FAIL, the corpus wrote no digest" | tee -a "$summary"
   }
   corpus "" "$bin/digest_corpus"
+  # lamport must give one-shot's bits: its lines, named as one-shot's, against one-shot's own
+  if grep -q ' lamport ' "$LOGS/digests.txt"; then
+    grep ' lamport ' "$LOGS/digests.txt" | sed 's/ lamport / oneshot /' | sort > "$LOGS/lamport_as_oneshot.txt"
+    grep ' oneshot ' "$LOGS/digests.txt" | sort > "$LOGS/oneshot_lines.txt"
+    odd=$(comm -23 "$LOGS/lamport_as_oneshot.txt" "$LOGS/oneshot_lines.txt" | wc -l)
+    echo "lamport against one-shot: $(wc -l < "$LOGS/lamport_as_oneshot.txt") lines, $odd differ" | tee -a "$summary"
+    [ "$odd" = 0 ] || { echo "FAIL(lamport differs from one-shot)" >> "$summary"
+      comm -23 "$LOGS/lamport_as_oneshot.txt" "$LOGS/oneshot_lines.txt" | head -5; }
+  fi
   if [ -n "${BASELINE_SRC:-}" ]; then
     # the older tree's own corpus program and library (the program may call functions only the newer library has)
     { cmake -S "$BASELINE_SRC" -B "$BASELINE_SRC/build" -G Ninja && ninja -C "$BASELINE_SRC/build" nvrar digest_corpus; } \
       > "$LOGS/baseline_build.log" 2>&1 || { tail -20 "$LOGS/baseline_build.log"; finish; }
     corpus .base "$BASELINE_SRC/build/bin/digest_corpus" LD_LIBRARY_PATH="$(cd "$BASELINE_SRC/build/lib" && pwd):$LD_LIBRARY_PATH"
-    echo "digests against $BASELINE_SRC: $(diff "$LOGS/digests.base.txt" "$LOGS/digests.txt" | grep -c '^>') of" \
-      "$(wc -l < "$LOGS/digests.txt") lines differ" | tee -a "$summary"
-    diff "$LOGS/digests.base.txt" "$LOGS/digests.txt" | head -20
+    # algorithms the baseline does not have (lamport) are left out of the comparison
+    grep -v ' lamport ' "$LOGS/digests.txt" > "$LOGS/digests.common.txt"
+    echo "digests against $BASELINE_SRC: $(diff "$LOGS/digests.base.txt" "$LOGS/digests.common.txt" | grep -c '^>') of" \
+      "$(wc -l < "$LOGS/digests.common.txt") lines differ" | tee -a "$summary"
+    diff "$LOGS/digests.base.txt" "$LOGS/digests.common.txt" | head -20
   fi
   [ -n "${OUT:-}" ] && cp "$LOGS"/digests*.txt "$OUT/"
   finish
@@ -237,7 +248,7 @@ if [ "$mode" = sanitize ]; then
   all=""
   for tool in memcheck racecheck synccheck; do
     for t in allreduce:oneshot allreduce:twoshot allreduce:ring allreduce:simple-ring allreduce:hier-rd \
-             allreduce:hier-rhd rmsnorm:auto exchange:auto; do all="$all $tool:$t"; done
+             allreduce:hier-rhd allreduce:lamport rmsnorm:auto exchange:auto; do all="$all $tool:$t"; done
   done
   for entry in ${SANITIZE:-$all}; do
     IFS=: read -r tool suite algo <<< "$entry"
@@ -466,6 +477,8 @@ if [ "$mode" != tests ]; then
     perf graph.g4.twoshot 4 -b 1K -e 4M -G 20 -A twoshot
     perf graph.g2.oneshot 2 -b 1K -e 4M -G 20 -A oneshot
     perf graph.g2.twoshot 2 -b 1K -e 4M -G 20 -A twoshot
+    perf graph.g4.lamport 4 -b 1K -e 4M -G 20 -A lamport  # against one-shot, rows above: decides AUTO's use
+    perf graph.g2.lamport 2 -b 1K -e 4M -G 20 -A lamport
   fi
   echo
   echo "== nvrar vs NCCL, bf16, out-of-place, us per call (nvrar / nccl / speed-up)"

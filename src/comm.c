@@ -93,6 +93,14 @@ static cudaError_t start_counters_at_test_base(nvrar_comm_t comm) {
   return e != cudaSuccess ? e : cudaMemcpy(comm->heap, flags, sizeof flags, cudaMemcpyHostToDevice);
 }
 
+/* Lamport's buffers start empty, every 32-bit word the sentinel 0xffffffff (src/device/ar_lamport.cu);
+ * before the staging barrier, so before any peer writes into them. */
+static cudaError_t lamport_buffers_empty(nvrar_comm_t comm, char *area) {
+  size_t flags, cells, stage, lamport;
+  nvrar_direct_layout(comm->nranks, &comm->capacity, &flags, &cells, &stage, &lamport);
+  return lamport ? cudaMemset(area + flags + cells + stage, 0xff, lamport) : cudaSuccess;
+}
+
 /* The device-side state (epochs, host-mapped error words) and the kernel arguments all algorithms share. */
 static nvrar_result_t device_state(nvrar_comm_t comm) {
   nvrar_result_t res = NVRAR_SUCCESS;
@@ -113,6 +121,7 @@ static nvrar_result_t device_state(nvrar_comm_t comm) {
   base.pdl = comm->settings.pdl;
   comm->oneshot_args = base;
   comm->twoshot_args = base;
+  comm->lamport_args = base;
   comm->ring_args = base;
 done:
   return res; /* the caller's fail path releases what was allocated */
@@ -132,8 +141,8 @@ static nvrar_result_t prepare(nvrar_comm_t comm, const nvrar_settings_t *setting
   NVRAR_CHECK(nvrar_find_topology(settings, rank, nranks, &comm->topo));
   comm->local_size = comm->topo.gpus;
   nvrar_load_tuned(comm);
-  nvrar_plan_staging(settings, &comm->topo, nvrar_needs_ring_staging(comm), &comm->capacity, flags_bytes, cells_bytes,
-                     stage_bytes, ring_bytes);
+  nvrar_plan_staging(settings, &comm->topo, nvrar_needs_ring_staging(comm), settings->algo == NVRAR_ALGO_LAMPORT,
+                     &comm->capacity, flags_bytes, cells_bytes, stage_bytes, ring_bytes);
   comm->slots_offset = *flags_bytes + *cells_bytes + *stage_bytes + *ring_bytes + 2 * nvrar_signals_bytes(nranks);
   return device_state(comm);
 }
@@ -330,6 +339,7 @@ static nvrar_result_t join_world(nvrar_comm_t comm, const nvrar_settings_t *sett
   comm->heap_used = used;
   *collective_teardown = 0; /* past this point a failure is this rank's alone: tear down locally */
   cudaError_t synced = start_counters_at_test_base(comm);
+  if (synced == cudaSuccess) synced = lamport_buffers_empty(comm, comm->heap);
   if (synced == cudaSuccess) synced = cudaDeviceSynchronize();
   nvrar_shmem_barrier_all(); /* every rank's staging is zeroed before anyone writes into it; also on error */
   CUDA_TRY(synced, res, done);
@@ -508,7 +518,9 @@ nvrar_result_t nvrar_comm_split_impl(nvrar_comm_t world, int nranks, const int *
   comm->nranks = nranks;
   comm->device = world->device;
   comm->settings = world->settings;
-  if (nvrar_algo_multinode(comm->settings.algo)) comm->settings.algo = NVRAR_ALGO_AUTO; /* no put-with-signal staging */
+  /* no put-with-signal or lamport staging in a slot */
+  if (nvrar_algo_multinode(comm->settings.algo) || comm->settings.algo == NVRAR_ALGO_LAMPORT)
+    comm->settings.algo = NVRAR_ALGO_AUTO;
   nvrar_sub_capacity(nranks, &comm->capacity);
   comm->topo = (nvrar_topo_t){nranks, 1, nranks, NVRAR_NET_NVLINK};
   comm->local_size = nranks;

@@ -126,10 +126,11 @@ void nvrar_set_ring_args(nvrar_kernel_args_t *a, const nvrar_topo_t *t, uint64_t
  * rank's (symmetric), pes[r] the NVSHMEM PE of rank r, reached through NVLink (nvshmem_ptr).
  */
 nvrar_result_t nvrar_set_direct_args(nvrar_comm_t comm, char *area, const int *pes, const char *fn) {
-  size_t flags, cells, stage;
-  nvrar_direct_layout(comm->nranks, &comm->capacity, &flags, &cells, &stage);
+  size_t flags, cells, stage, lamport;
+  nvrar_direct_layout(comm->nranks, &comm->capacity, &flags, &cells, &stage, &lamport);
   comm->oneshot_args.slice_cap = comm->capacity.oneshot_packs;
   comm->twoshot_args.slice_cap = comm->capacity.slice_packs;
+  comm->lamport_args.slice_cap = comm->capacity.lamport_packs;
   for (int r = 0; r < comm->nranks; r++) {
     char *peer = nvrar_shmem_ptr(area, pes[r]);
     if (!peer)
@@ -138,6 +139,7 @@ nvrar_result_t nvrar_set_direct_args(nvrar_comm_t comm, char *area, const int *p
     comm->oneshot_args.flags[r] = comm->twoshot_args.flags[r] = (uint64_t *)peer;
     comm->oneshot_args.stage[r] = peer + flags;
     comm->twoshot_args.stage[r] = peer + flags + cells;
+    comm->lamport_args.stage[r] = lamport ? peer + flags + cells + stage : NULL;
   }
   return NVRAR_SUCCESS;
 }

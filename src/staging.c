@@ -29,14 +29,18 @@ size_t nvrar_signals_bytes(int nranks) {
 }
 
 /*
- * The area of the direct algorithms (one-shot, two-shot) for n ranks: barrier flags (64-bit: count and
- * call signature), one-shot's cells (2 parities x n sources x piece, each 8 data bytes in a 16-byte
- * cell, then a header cell per parity, source and block) and two-shot's scatter and gather slots.
+ * The area of the direct algorithms (one-shot, two-shot, lamport) for n ranks: barrier flags (64-bit:
+ * count and call signature), one-shot's cells (2 parities x n sources x piece, each 8 data bytes in a
+ * 16-byte cell, then a header cell per parity, source and block), two-shot's scatter and gather slots,
+ * and lamport's buffers (2 x n sources x piece of whole 16-byte packs, then a header pack per buffer,
+ * source and block; none when cap->lamport_packs is 0).
  */
-void nvrar_direct_layout(int n, const nvrar_capacity_t *cap, size_t *flags, size_t *cells, size_t *stage) {
+void nvrar_direct_layout(int n, const nvrar_capacity_t *cap, size_t *flags, size_t *cells, size_t *stage,
+                         size_t *lamport) {
   *flags = round_up(2 * NVRAR_MAX_BLOCKS * NVRAR_MAX_RANKS * sizeof(uint64_t), 4096);
   *cells = 2 * (size_t)n * (cap->oneshot_packs * 2 + NVRAR_MAX_BLOCKS) * NVRAR_LL_CELL_BYTES;
   *stage = 2 * (size_t)n * cap->slice_packs * NVRAR_PACK_BYTES;
+  *lamport = cap->lamport_packs ? 2 * (size_t)n * (cap->lamport_packs + NVRAR_MAX_BLOCKS) * NVRAR_PACK_BYTES : 0;
 }
 
 /* The part of the memory budget that staging and nvrar_malloc buffers may use: the heap's size. */
@@ -57,10 +61,13 @@ size_t nvrar_heap_budget(const nvrar_settings_t *s) {
  * - ring family: 64 MiB over 128 blocks, only where it can run (`ring`): across nodes (real or
  *   virtual), or where NVRAR_ALGO / config.algo or a tuned file names a ring-family algorithm at
  *   init. On one node AUTO never takes it.
+ * - lamport: pieces as large as one-shot's, only where NVRAR_ALGO / config.algo names it at init
+ *   (`lamport`; AUTO does not take it yet). *stage_bytes includes its buffers, after two-shot's.
  * The heap itself stays at the budget, so nvrar_malloc buffers have the rest.
  */
-void nvrar_plan_staging(const nvrar_settings_t *s, const nvrar_topo_t *topo, int ring, nvrar_capacity_t *cap,
-                         size_t *flags_bytes, size_t *cells_bytes, size_t *stage_bytes, size_t *ring_bytes) {
+void nvrar_plan_staging(const nvrar_settings_t *s, const nvrar_topo_t *topo, int ring, int lamport,
+                        nvrar_capacity_t *cap, size_t *flags_bytes, size_t *cells_bytes, size_t *stage_bytes,
+                        size_t *ring_bytes) {
   const int nranks = topo->nranks;
   memset(cap, 0, sizeof *cap);
   *flags_bytes = *cells_bytes = *stage_bytes = *ring_bytes = 0;
@@ -80,7 +87,10 @@ void nvrar_plan_staging(const nvrar_settings_t *s, const nvrar_topo_t *topo, int
   }
   cap->oneshot_packs = piece / NVRAR_PACK_BYTES;
   cap->slice_packs = stage / NVRAR_PACK_BYTES / (size_t)nranks;
-  nvrar_direct_layout(nranks, cap, flags_bytes, cells_bytes, stage_bytes);
+  cap->lamport_packs = lamport && topo->nodes == 1 ? cap->oneshot_packs : 0;
+  size_t lamport_bytes;
+  nvrar_direct_layout(nranks, cap, flags_bytes, cells_bytes, stage_bytes, &lamport_bytes);
+  *stage_bytes += lamport_bytes;
 }
 
 /*
@@ -95,7 +105,7 @@ void nvrar_plan_staging(const nvrar_settings_t *s, const nvrar_topo_t *topo, int
 #define SUB_TWOSHOT_STAGE_BYTES ((size_t)4 << 20)
 
 void nvrar_sub_capacity(int nranks, nvrar_capacity_t *cap) {
-  memset(cap, 0, sizeof *cap); /* region_packs 0: no put-with-signal staging, one-shot and two-shot only */
+  memset(cap, 0, sizeof *cap); /* region_packs, lamport_packs 0: one-shot and two-shot only */
   size_t piece = ONESHOT_MIN_PIECE_BYTES;
   while (piece < nvrar_oneshot_threshold(nranks) && piece < SUB_ONESHOT_MAX_PIECE_BYTES) piece *= 2;
   cap->oneshot_packs = piece / NVRAR_PACK_BYTES;
@@ -108,10 +118,10 @@ static size_t sub_slot_bytes(int world_ranks) {
   size_t most = 0; /* a world of one rank: its only sub-communicator has one rank, copies, no staging */
   for (int k = 2; k <= n; k++) {
     nvrar_capacity_t cap;
-    size_t flags, cells, stage;
+    size_t flags, cells, stage, lamport;
     nvrar_sub_capacity(k, &cap);
-    nvrar_direct_layout(k, &cap, &flags, &cells, &stage);
-    size_t bytes = round_up(flags + cells + stage, 4096);
+    nvrar_direct_layout(k, &cap, &flags, &cells, &stage, &lamport);
+    size_t bytes = round_up(flags + cells + stage + lamport, 4096);
     if (bytes > most) most = bytes;
   }
   return most;

@@ -122,10 +122,16 @@ nvrar_result_t nvrar_plan_make(const nvrar_settings_t *settings, const nvrar_cap
     plan_ring_family(settings, capacity, topo, packs, plan);
     return NVRAR_SUCCESS;
   }
+  if (algo == NVRAR_ALGO_LAMPORT && !capacity->lamport_packs)
+    return nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_all_reduce: lamport needs its own staging, which this "
+                       "communicator did not reserve (a sub-communicator never does; set NVRAR_ALGO=lamport or "
+                       "config.algo before nvrar_comm_init)");
   int threads, blocks;
-  if (algo == NVRAR_ALGO_ONESHOT) {
-    /* One pack per thread per piece: the pushes of a piece all go out at once. */
-    uint64_t piece = nvrar_min_u64(packs, capacity->oneshot_packs);
+  if (algo == NVRAR_ALGO_ONESHOT || algo == NVRAR_ALGO_LAMPORT) {
+    /* One pack per thread per piece: the pushes of a piece all go out at once. Lamport takes
+     * one-shot's shapes until it has measured ones of its own. */
+    uint64_t cap = algo == NVRAR_ALGO_LAMPORT ? capacity->lamport_packs : capacity->oneshot_packs;
+    uint64_t piece = nvrar_min_u64(packs, cap);
     threads = bytes <= ONESHOT_SMALL_BYTES ? ONESHOT_SMALL_THREADS : LARGE_THREADS;
     if (settings->threads_per_block) threads = settings->threads_per_block;
     blocks = clamp_blocks(nvrar_div_up(piece, (uint64_t)threads));
@@ -147,7 +153,8 @@ nvrar_result_t nvrar_plan_tuned(const nvrar_settings_t *settings, const nvrar_ca
                                 nvrar_plan_t *plan) {
   const nvrar_tuned_entry_t *e = tuned ? nvrar_tuned_lookup(tuned, bytes) : NULL;
   if (!e || (topo->nodes > 1 && e->algo != NVRAR_ALGO_AUTO && !nvrar_algo_multinode(e->algo)) ||
-      (!capacity->region_packs && nvrar_algo_multinode(e->algo)))
+      (!capacity->region_packs && nvrar_algo_multinode(e->algo)) ||
+      (!capacity->lamport_packs && e->algo == NVRAR_ALGO_LAMPORT))
     return nvrar_plan_make(settings, capacity, topo, bytes, plan);
   nvrar_settings_t s = *settings;
   if (s.algo == NVRAR_ALGO_AUTO) s.algo = e->algo;

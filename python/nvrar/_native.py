@@ -162,7 +162,7 @@ def _declare(lib):
         fn.argtypes = argtypes
 
 
-NUM_ALGOS = 7  # NVRAR_NUM_ALGOS of the header this binding was written for
+NUM_ALGOS = 8  # NVRAR_NUM_ALGOS of the header this binding was written for
 
 
 def algorithms():

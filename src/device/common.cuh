@@ -197,11 +197,15 @@ __device__ __forceinline__ uint4 load_cg(const uint4 *p) {
  */
 __device__ __forceinline__ uint4 cell_make(uint32_t d0, uint32_t d1, uint32_t flag) { return make_uint4(d0, flag, d1, flag); }
 
+/* One 16-byte store that a poller sees word by word (st.volatile): cells, and lamport's packs. */
+__device__ __forceinline__ void store_volatile(uint4 *dst, uint4 v) {
+  asm volatile("st.volatile.global.v4.u32 [%0], {%1,%2,%3,%4};" ::"l"(dst), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w)
+               : "memory");
+}
+
 /* A cell written straight into a peer's memory (one-shot). */
 __device__ __forceinline__ void cell_store(uint4 *dst, uint32_t d0, uint32_t d1, uint32_t flag) {
-  const uint4 c = cell_make(d0, d1, flag);
-  asm volatile("st.volatile.global.v4.u32 [%0], {%1,%2,%3,%4};" ::"l"(dst), "r"(c.x), "r"(c.y), "r"(c.z), "r"(c.w)
-               : "memory");
+  store_volatile(dst, cell_make(d0, d1, flag));
 }
 
 __device__ __forceinline__ uint4 cell_load(const uint4 *src) {

@@ -19,7 +19,8 @@ extern "C" {
  */
 typedef struct nvrar_device_sync {
   uint64_t ll_count;                 /* one-shot pieces completed; cell flags and parity derive from it */
-  uint32_t arrived;                  /* blocks of the running one-shot kernel that are done */
+  uint32_t arrived;                  /* blocks of the running one-shot (or lamport) kernel that are done */
+  uint64_t lp_count;                 /* lamport pieces completed; the buffer of a piece derives from it */
   uint32_t dead;                     /* set by a timed-out or aborted wait: every later wait gives up */
   uint32_t seq[NVRAR_MAX_BLOCKS];    /* two-shot barrier count of block b; equal on all ranks */
   uint64_t round[NVRAR_MAX_RING_BLOCKS]; /* ring-family rounds run by block b; equal on all ranks */
@@ -80,6 +81,7 @@ int nvrar_launch_ring(const nvrar_kernel_args_t *args, int dtype, int op, int bl
 int nvrar_launch_simple_ring(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
 int nvrar_launch_hier_rd(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
 int nvrar_launch_hier_rhd(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
+int nvrar_launch_lamport(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
 /* Add + norm over the all-reduce result `sums` (rows x hidden of dtype; input itself on one rank). */
 int nvrar_launch_add_rmsnorm(const nvrar_norm_args_t *n, const void *sums, int dtype, void *stream);
 /* Fused launchers (the `fused` column of src/algo/table.h): NVRAR_FUSED_NO_FIT, nothing launched, when

@@ -94,7 +94,9 @@ int main(void) {
     nvrar_algo_t back = NVRAR_NUM_ALGOS;
     CHECK(nvrar_algo_info((nvrar_algo_t)algo, &name, &multinode) == NVRAR_SUCCESS);
     CHECK(nvrar_algo_from_name(name, &back) == NVRAR_SUCCESS && back == (nvrar_algo_t)algo);
-    CHECK(multinode == (algo >= NVRAR_ALGO_RING)); /* what include/nvrar.h says of each */
+    /* what include/nvrar.h says of each: the ring family and the hierarchical ones span nodes */
+    CHECK(multinode == (algo == NVRAR_ALGO_RING || algo == NVRAR_ALGO_SIMPLE_RING || algo == NVRAR_ALGO_HIER_RD ||
+                        algo == NVRAR_ALGO_HIER_RHD));
   }
   CHECK(nvrar_algo_info(NVRAR_NUM_ALGOS, &name, NULL) == NVRAR_ERR_INVALID_ARGUMENT);
   CHECK(nvrar_algo_info((nvrar_algo_t)-1, NULL, NULL) == NVRAR_ERR_INVALID_ARGUMENT);

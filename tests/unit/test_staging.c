@@ -10,9 +10,9 @@
 #define ONE(n) (&(nvrar_topo_t){.nranks = (n), .nodes = 1, .gpus = (n), .network = NVRAR_NET_NVLINK})
 
 static size_t area_bytes(int n, const nvrar_capacity_t *cap) {
-  size_t flags, cells, stage;
-  nvrar_direct_layout(n, cap, &flags, &cells, &stage);
-  return flags + cells + stage;
+  size_t flags, cells, stage, lamport;
+  nvrar_direct_layout(n, cap, &flags, &cells, &stage, &lamport);
+  return flags + cells + stage + lamport;
 }
 
 /* A two-shot set of n slices holds `bytes`, less what n slices of whole packs cannot. */
@@ -27,14 +27,14 @@ int main(void) {
   for (int n = 1; n <= NVRAR_MAX_RANKS; n++) {
     nvrar_capacity_t cap;
     size_t flags, cells, stage, ring, slot;
-    nvrar_plan_staging(&s, ONE(n), 0, &cap, &flags, &cells, &stage, &ring);
+    nvrar_plan_staging(&s, ONE(n), 0, 0, &cap, &flags, &cells, &stage, &ring);
     size_t reserve = nvrar_heap_reserve(&s, n, &slot);
     size_t staging = flags + cells + stage + NVRAR_SUB_SLOTS * slot;
     printf("%d ranks: flags %zu KiB, one-shot cells %.1f MiB, two-shot %.1f MiB, %d sub slots of %.1f MiB: "
            "%.1f MiB of staging, heap %zu MiB\n",
            n, flags >> 10, (double)cells / MiB, (double)stage / MiB, NVRAR_SUB_SLOTS, (double)slot / MiB,
            (double)staging / MiB, reserve / MiB);
-    CHECK(ring == 0 && cap.region_packs == 0); /* one node, AUTO: no ring-family staging */
+    CHECK(ring == 0 && cap.region_packs == 0 && cap.lamport_packs == 0); /* AUTO: no ring or lamport staging */
     if (n == 1) {
       CHECK(staging == 0); /* one rank's all-reduce is a copy */
       continue;
@@ -50,7 +50,7 @@ int main(void) {
     for (int k = 2; k <= n; k++) {
       nvrar_capacity_t sub;
       nvrar_sub_capacity(k, &sub);
-      CHECK(area_bytes(k, &sub) <= slot);
+      CHECK(area_bytes(k, &sub) <= slot && sub.lamport_packs == 0);
       size_t piece = sub.oneshot_packs * NVRAR_PACK_BYTES;
       CHECK(piece >= 64u << 10 && piece <= 256u << 10);
       CHECK(piece >= nvrar_oneshot_threshold(k) || piece == 256u << 10);
@@ -61,8 +61,25 @@ int main(void) {
   s.memory_bytes = 64 * MiB;
   nvrar_capacity_t cap;
   size_t flags, cells, stage, ring;
-  nvrar_plan_staging(&s, ONE(8), 1, &cap, &flags, &cells, &stage, &ring);
+  nvrar_plan_staging(&s, ONE(8), 1, 0, &cap, &flags, &cells, &stage, &ring);
   CHECK(flags + cells + stage + ring <= nvrar_heap_budget(&s));
   CHECK(cap.oneshot_packs > 0 && cap.slice_packs > 0 && cap.region_packs > 0);
+
+  /* lamport forced at init: buffers of one-shot's piece after two-shot's (two buffers x n sources x
+   * (piece + a header per block)), counted in *stage_bytes; none across nodes */
+  s.memory_bytes = 256 * MiB;
+  for (int n = 2; n <= NVRAR_MAX_RANKS; n++) {
+    size_t stage_alone;
+    nvrar_plan_staging(&s, ONE(n), 0, 0, &cap, &flags, &cells, &stage_alone, &ring);
+    nvrar_plan_staging(&s, ONE(n), 0, 1, &cap, &flags, &cells, &stage, &ring);
+    CHECK(cap.lamport_packs == cap.oneshot_packs);
+    CHECK(stage - stage_alone == 2 * (size_t)n * (cap.lamport_packs + NVRAR_MAX_BLOCKS) * NVRAR_PACK_BYTES);
+    size_t f, c, st, lamport;
+    nvrar_direct_layout(n, &cap, &f, &c, &st, &lamport);
+    CHECK(f == flags && c == cells && st == stage_alone && st + lamport == stage);
+  }
+  nvrar_topo_t two = {.nranks = 4, .nodes = 2, .gpus = 2, .network = NVRAR_NET_NVLINK};
+  nvrar_plan_staging(&s, &two, 1, 1, &cap, &flags, &cells, &stage, &ring);
+  CHECK(cap.lamport_packs == 0);
   return unit_finish("test_staging");
 }

@@ -75,15 +75,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) oneshot_kernel(nvrar_kernel
   }
   poison_if_failed<T>(a, ok);
 
-  /* The last block to finish publishes the new piece counter; all blocks read `base` before. */
-  if (threadIdx.x == 0) {
-    __threadfence();
-    uint32_t done = atomicAdd((uint32_t *)&a.sync->arrived, 1u);
-    if (done == gridDim.x - 1) {
-      sync->arrived = 0;
-      sync->ll_count = base + g.pieces;
-    }
-  }
+  last_block_publishes(a, &sync->ll_count, base + g.pieces);
 }
 
 }  // namespace nvrar

@@ -141,15 +141,7 @@ __global__ void __launch_bounds__(NORM_THREADS) oneshot_rmsnorm_kernel(nvrar_ker
   }
   poison_rows(n, ok);
 
-  /* The last block to finish publishes the piece counter, as the one-shot all-reduce does. */
-  if (threadIdx.x == 0) {
-    __threadfence();
-    uint32_t done = atomicAdd((uint32_t *)&a.sync->arrived, 1u);
-    if (done == gridDim.x - 1) {
-      sync->arrived = 0;
-      sync->ll_count = base + 1;
-    }
-  }
+  last_block_publishes(a, &sync->ll_count, base + 1); /* the piece counter, as one-shot's */
 }
 
 /*

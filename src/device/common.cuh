@@ -349,6 +349,22 @@ __device__ __forceinline__ bool header_check(const nvrar_kernel_args_t &a, int p
   return header_read(a, static_cast<const uint4 *>(a.stage[a.rank]) + header_index(a, parity, peer), flag);
 }
 
+/*
+ * The end of a kernel that advances a piece counter (one-shot, its fused form, lamport): the last
+ * block to get here writes `value` into *counter, which every block read at its start, and resets the
+ * arrival count for the next such kernel.
+ */
+__device__ __forceinline__ void last_block_publishes(const nvrar_kernel_args_t &a, volatile uint64_t *counter,
+                                                     uint64_t value) {
+  if (threadIdx.x != 0) return;
+  __threadfence();
+  const uint32_t done = atomicAdd((uint32_t *)&a.sync->arrived, 1u);
+  if (done == gridDim.x - 1) {
+    ((volatile nvrar_device_sync_t *)a.sync)->arrived = 0;
+    *counter = value;
+  }
+}
+
 /* Wrap-safe "flag has reached value". */
 __device__ __forceinline__ bool reached(uint32_t flag, uint32_t value) { return (int32_t)(flag - value) >= 0; }
 

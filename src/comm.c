@@ -231,6 +231,15 @@ static nvrar_result_t bind_device(nvrar_comm_t comm, int device, size_t *free_be
     return nvrar_error(NVRAR_ERR_INVALID_ARGUMENT, "nvrar_comm_init: device %d does not exist (%d visible)", device, ndev);
   comm->device = device;
   CUDA_TRY(cudaSetDevice(device), res, done);
+  if (comm->settings.pdl) { /* programmatic dependent launch needs sm_90 */
+    int major = 0;
+    CUDA_TRY(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), res, done);
+    if (major < 9) {
+      NVRAR_WARN("NVRAR_PDL=1: device %d (compute capability %d.x) has no programmatic dependent launch; launching "
+                 "without it", device, major);
+      comm->settings.pdl = 0;
+    }
+  }
   CUDA_TRY(cudaFree(0), res, done);
   CUDA_TRY(cudaMemGetInfo(free_before, &total), res, done);
 done:

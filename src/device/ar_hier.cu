@@ -247,7 +247,7 @@ __device__ __forceinline__ bool all_gather(const nvrar_kernel_args_t &a, const H
 
 template <typename T, int OP, bool HALVING>
 __global__ void __launch_bounds__(NVRAR_MAX_THREADS) hier_kernel(nvrar_kernel_args_t a) {
-  grid_dependency_sync();
+  grid_dependency_sync(a.pdl);
   const Hier h(a, HALVING);
   uint64_t round = a.sync->round[blockIdx.x];
   bool ok = block_alive(a);

@@ -71,7 +71,7 @@ __device__ __forceinline__ bool lamport_take(const nvrar_kernel_args_t &a, uint4
 
 template <typename T, int OP, int NRANKS>
 __global__ void __launch_bounds__(NVRAR_MAX_THREADS) lamport_kernel(nvrar_kernel_args_t a) {
-  grid_dependency_sync();
+  grid_dependency_sync(a.pdl);
   volatile nvrar_device_sync_t *sync = a.sync;
   const uint64_t base = sync->lp_count;
   const nvrar_twoshot_geom_t g = nvrar_twoshot_geom(a.packs, 1, a.slice_cap, gridDim.x);

@@ -27,7 +27,7 @@ namespace nvrar {
 
 template <typename T, int OP, int NRANKS>
 __global__ void __launch_bounds__(NVRAR_MAX_THREADS) oneshot_kernel(nvrar_kernel_args_t a) {
-  grid_dependency_sync();
+  grid_dependency_sync(a.pdl);
   volatile nvrar_device_sync_t *sync = a.sync;
   const uint64_t base = sync->ll_count;
   const nvrar_twoshot_geom_t g = nvrar_twoshot_geom(a.packs, 1, a.slice_cap, gridDim.x);

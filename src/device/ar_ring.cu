@@ -71,7 +71,7 @@ __device__ __forceinline__ void ring_send(const nvrar_kernel_args_t &a, const Ri
 
 template <typename T, int OP>
 __global__ void __launch_bounds__(NVRAR_MAX_THREADS) ring_kernel(nvrar_kernel_args_t a) {
-  grid_dependency_sync();
+  grid_dependency_sync(a.pdl);
   const RingSide r(a);
   const int n = r.n, last = 2 * n - 3; /* steps 0..last: n-1 reduce-scatter sends, n-1 all-gather sends */
   const Rounds g = make_rounds(a, 2 * n - 1, n);
@@ -100,7 +100,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) ring_kernel(nvrar_kernel_ar
 
 template <typename T, int OP>
 __global__ void __launch_bounds__(NVRAR_MAX_THREADS) simple_ring_kernel(nvrar_kernel_args_t a) {
-  grid_dependency_sync();
+  grid_dependency_sync(a.pdl);
   const RingSide r(a);
   const int n = r.n, pos = r.pos, next = r.next;
   uint64_t *from_prev = r.from_prev, *to_next = r.to_next;

@@ -88,7 +88,7 @@ __device__ __forceinline__ void poison_rows(const nvrar_norm_args_t &n, bool ok)
 
 template <typename T>
 __global__ void __launch_bounds__(NORM_THREADS) add_rmsnorm_kernel(nvrar_norm_args_t n, const uint4 *sums) {
-  grid_dependency_sync();
+  grid_dependency_sync(n.pdl);
   __shared__ float warp_sums[NORM_WARPS];
   for (uint64_t row = blockIdx.x; row < n.rows; row += gridDim.x)
     norm_row<T>(n, row, warp_sums, [&](uint64_t k) { return sums[row * n.row_packs + k]; });
@@ -96,7 +96,7 @@ __global__ void __launch_bounds__(NORM_THREADS) add_rmsnorm_kernel(nvrar_norm_ar
 
 template <typename T, int NRANKS>
 __global__ void __launch_bounds__(NORM_THREADS) oneshot_rmsnorm_kernel(nvrar_kernel_args_t a, nvrar_norm_args_t n) {
-  grid_dependency_sync();
+  grid_dependency_sync(a.pdl);
   __shared__ float warp_sums[NORM_WARPS];
   volatile nvrar_device_sync_t *sync = a.sync;
   const uint64_t base = sync->ll_count, counter = base + 1;
@@ -160,7 +160,7 @@ __global__ void __launch_bounds__(NORM_THREADS) oneshot_rmsnorm_kernel(nvrar_ker
  */
 template <typename T, int NRANKS>
 __global__ void __launch_bounds__(NORM_THREADS) twoshot_rmsnorm_kernel(nvrar_kernel_args_t a, nvrar_norm_args_t n) {
-  grid_dependency_sync();
+  grid_dependency_sync(a.pdl);
   __shared__ float warp_sums[NORM_WARPS];
   const uint64_t P = n.row_packs, owned_max = (n.rows + NRANKS - 1) / NRANKS;
   const uint64_t gather = (uint64_t)NRANKS * a.slice_cap; /* gather slots follow the scatter slots */

@@ -30,7 +30,7 @@ namespace nvrar {
 
 template <typename T, int OP, int NRANKS>
 __global__ void __launch_bounds__(NVRAR_MAX_THREADS) twoshot_kernel(nvrar_kernel_args_t a) {
-  grid_dependency_sync();
+  grid_dependency_sync(a.pdl);
   const nvrar_twoshot_geom_t g = nvrar_twoshot_geom(a.packs, NRANKS, a.slice_cap, gridDim.x);
   uint32_t seq = a.sync->seq[blockIdx.x];
   uint4 *mine = static_cast<uint4 *>(a.stage[a.rank]);

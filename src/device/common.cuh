@@ -60,15 +60,18 @@ namespace nvrar {
 /*
  * Programmatic dependent launch (NVRAR_PDL=1): every kernel is launched with the attribute that lets
  * it start while the kernel before it on the stream is still finishing, and begins with
- * grid_dependency_sync(), which returns once that kernel has completed and its memory is visible
- * (at once when the launch had no such dependency); nothing before it reads memory another kernel
- * wrote. Right after it, grid_dependents_launch() lets a dependent launch behind this kernel start
- * as early: its own wait still orders it after this kernel's end. Without the attribute both are no-ops.
+ * grid_dependency_sync(pdl): griddepcontrol.wait, which returns once that kernel has completed and
+ * its memory is visible (nothing before it reads memory another kernel wrote), then
+ * griddepcontrol.launch_dependents, which lets a dependent launch behind this kernel start as early
+ * (its own wait still orders it after this kernel's end). With pdl 0, the default, neither runs and
+ * the launch is a plain <<<>>>.
  */
-__device__ __forceinline__ void grid_dependency_sync() {
+__device__ __forceinline__ void grid_dependency_sync(int pdl) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+  if (pdl) {
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+  }
 #endif
 }
 
@@ -77,6 +80,10 @@ __device__ __forceinline__ void grid_dependency_sync() {
 template <typename... Params, typename... Args>
 static inline int launch(void (*kernel)(Params...), int blocks, int threads, cudaStream_t stream, int pdl,
                          const Args &...params) {
+  if (!pdl) {
+    kernel<<<blocks, threads, 0, stream>>>(params...);
+    return (int)cudaGetLastError();
+  }
   cudaLaunchAttribute attr;
   attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr.val.programmaticStreamSerializationAllowed = 1;
@@ -85,7 +92,7 @@ static inline int launch(void (*kernel)(Params...), int blocks, int threads, cud
   cfg.blockDim = dim3((unsigned)threads);
   cfg.stream = stream;
   cfg.attrs = &attr;
-  cfg.numAttrs = pdl ? 1 : 0;
+  cfg.numAttrs = 1;
   cudaLaunchKernelEx(&cfg, kernel, params...);
   return (int)cudaGetLastError();
 }

@@ -16,7 +16,7 @@
 namespace nvrar {
 
 __global__ void __launch_bounds__(NVRAR_MAX_THREADS) exchange_kernel(nvrar_kernel_args_t a) {
-  grid_dependency_sync();
+  grid_dependency_sync(a.pdl);
   const uint64_t bytes = a.count; /* exchange: count is in bytes */
   const uint64_t per = nvrar_div_up(a.packs, (uint64_t)gridDim.x) * NVRAR_PACK_BYTES;
   const uint64_t lo = nvrar_min_u64((uint64_t)blockIdx.x * per, bytes), hi = nvrar_min_u64(lo + per, bytes);

@@ -20,12 +20,12 @@ extern "C" {
 typedef struct nvrar_device_sync {
   uint64_t ll_count;                 /* one-shot pieces completed; cell flags and parity derive from it */
   uint32_t arrived;                  /* blocks of the running one-shot (or lamport) kernel that are done */
-  uint64_t lp_count;                 /* lamport pieces completed; the buffer of a piece derives from it */
   uint32_t dead;                     /* set by a timed-out or aborted wait: every later wait gives up */
   uint32_t seq[NVRAR_MAX_BLOCKS];    /* two-shot barrier count of block b; equal on all ranks */
   uint64_t round[NVRAR_MAX_RING_BLOCKS]; /* ring-family rounds run by block b; equal on all ranks */
   uint64_t xround[NVRAR_MAX_RING_BLOCKS][NVRAR_MAX_WORLD]; /* exchanges block b ran with each peer */
   float barrier[4];                  /* destroy's one-element all-reduce (a barrier whose waits time out) */
+  uint64_t lp_count;                 /* lamport pieces completed; the buffer of a piece derives from it */
 } nvrar_device_sync_t;
 
 typedef struct nvrar_kernel_args {
@@ -45,7 +45,6 @@ typedef struct nvrar_kernel_args {
   int *error;              /* host-mapped: first error a kernel saw (NVRAR_ERR_TIMEOUT, _MISMATCH), else 0 */
   const int *abort_flag;   /* host-mapped: set by nvrar_comm_abort; waits give up at once */
   uint64_t timeout_ns;
-  int pdl;                 /* host side: launch as a programmatic dependent launch (NVRAR_PDL) */
   /* Put-with-signal algorithms (ring family, exchange). Layout: rank = node * gpus + local. */
   int nodes;
   int gpus;
@@ -61,6 +60,7 @@ typedef struct nvrar_kernel_args {
   void *rstage;            /* symmetric: [NVRAR_MAX_RING_BLOCKS][2][region_packs] packs; none on one node */
   uint64_t *signals;       /* symmetric: [NVRAR_MAX_RING_BLOCKS][nranks], set by rank src */
   uint64_t *xsignals;      /* symmetric: the same for nvrar_exchange */
+  int pdl;                 /* launched as a programmatic dependent launch (NVRAR_PDL): the kernel waits first */
 } nvrar_kernel_args_t;
 
 /* The add + RMSNorm of nvrar_all_reduce_add_rmsnorm, beside the all-reduce's arguments. */

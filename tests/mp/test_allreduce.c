@@ -2,7 +2,8 @@
  * Multi-GPU correctness: every dtype x op x in/out-of-place x count from 0 to 64 MiB (odd counts and
  * pointers off 16-byte alignment too), bitwise against the reference and bitwise equal across
  * ranks, with guard bytes around every output to catch stray writes; back-to-back calls of mixed
- * sizes with no host synchronisation between them; symmetric (nvrar_malloc) buffers; bad input that
+ * sizes with no host synchronisation between them; symmetric (nvrar_malloc) buffers; all-one words
+ * (NaN, lamport's empty-word sentinel) in one rank's input; bad input that
  * must be refused without changing anything; the communicator's memory and init time.
  *
  * Run: test_allreduce -g 4 (NVRAR_ALGO forces an algorithm, NVRAR_GPUS_PER_NODE splits the GPUs into
@@ -10,6 +11,8 @@
  * NVRAR_TEST_QUICK=1 takes the sparser matrix of the shared tier: quick_counts, max/min in float only,
  * one of in/out-of-place per dtype and op but float sum). Exit 0/1/77.
  */
+#include <math.h>
+
 #include "mp.h"
 
 #define MAX_BYTES ((size_t)64 << 20)
@@ -256,6 +259,41 @@ int main(int argc, char **argv) {
     cases++;
     if (wrong) failures++;
     if (job.rank == 0) printf("  nvrar_malloc buffers: %s (#wrong %llu)\n", wrong ? "FAILED" : "ok", wrong);
+  }
+
+  /* Words of all-one bits (a NaN in every dtype, and lamport's empty word) in the last rank's input:
+   * the sum is NaN exactly there and exact elsewhere, bitwise the same on every rank, and no wait
+   * mistakes such a word for one that has not arrived. */
+  {
+    const size_t count = 4099;
+    float *host = malloc(count * sizeof(float)), *got = malloc(count * sizeof(float));
+    MP_EXPECT(host && got);
+    for (size_t i = 0; i < count; i++) host[i] = (float)((i * 5 + (size_t)job.rank) % 32);
+    if (job.rank == n - 1)
+      for (size_t i = 0; i < count; i += 7) memset(&host[i], 0xff, sizeof(float));
+    MP_CUDA(cudaMemcpy(send, host, count * sizeof(float), cudaMemcpyHostToDevice));
+    MP_CUDA(cudaMemset(recv, 0, count * sizeof(float)));
+    MP_NVRAR(nvrar_all_reduce(comm, send, recv, count, NVRAR_FLOAT32, NVRAR_SUM, s));
+    MP_CUDA(cudaStreamSynchronize(s));
+    MP_CUDA(cudaMemcpy(got, recv, count * sizeof(float), cudaMemcpyDeviceToHost));
+    unsigned long long wrong = 0, digest = 1469598103934665603ull;
+    for (size_t i = 0; i < count; i++) {
+      float want = 0;
+      for (int r = 0; r < n; r++) want += (float)((i * 5 + (size_t)r) % 32);
+      if (i % 7 == 0 ? !isnan(got[i]) : got[i] != want) wrong++;
+      uint32_t bits;
+      memcpy(&bits, &got[i], sizeof bits);
+      digest = (digest ^ bits) * 1099511628211ull;
+    }
+    free(host);
+    free(got);
+    wrong = mp_sum(&job, wrong);
+    const int same = mp_same(&job, digest);
+    cases++;
+    if (wrong || !same) failures++;
+    if (job.rank == 0)
+      printf("  all-one words (NaN) in one rank's input: %s (#wrong %llu, %s)\n", wrong || !same ? "FAILED" : "ok", wrong,
+             same ? "ranks agree" : "ranks DIFFER");
   }
 
   bad_input(comm, s, send, recv, ndev, dev);

@@ -162,21 +162,18 @@ def _declare(lib):
         fn.argtypes = argtypes
 
 
-NUM_ALGOS = 8  # NVRAR_NUM_ALGOS of the header this binding was written for
-
-
 def algorithms():
-    """[(name, multinode)] in nvrar_algo_t order, from the library's own table (nvrar_algo_info);
-    [] when libnvrar.so could not be loaded (REASON says why)."""
+    """[(name, multinode)] in nvrar_algo_t order, from the library's own table: nvrar_algo_info for
+    0, 1, ... until it refuses a code (NVRAR_NUM_ALGOS), so the binding mirrors no count; [] when
+    libnvrar.so could not be loaded (REASON says why)."""
     if LIB is None:
         return []
     out = []
-    for code in range(NUM_ALGOS):
+    while True:
         name, multinode = c_char_p(), c_int(0)
-        if LIB.nvrar_algo_info(code, ctypes.byref(name), ctypes.byref(multinode)) != 0:
-            break
+        if LIB.nvrar_algo_info(len(out), ctypes.byref(name), ctypes.byref(multinode)) != 0:
+            return out
         out.append((name.value.decode(), bool(multinode.value)))
-    return out
 
 
 _load()

@@ -5,7 +5,8 @@
 #
 #   scripts/gpu_check.sh [full|quick|bench|tests|shared|memory|digest|sanitize|sweep|algos|maketest|fused|pdl] [ring]
 #          (default: full with 2 GPUs or more, shared with one)
-#   shared: the shared tier (ctest -L shared, SHARED_PART=k/m for every m-th run from the k-th: every
+#   shared: the shared tier (ctest -L shared, SHARED_PART=k/m for every m-th run from the k-th,
+#          SHARED_REGEX for the runs whose names match: every
 #          multi-rank suite at 2-8 ranks and on the virtual
 #          layouts, ranks sharing the GPUs there are, NVRAR_SHARE_GPUS=1), then (with the first part
 #          only) nvrar_perf at one rank per GPU (real timings: a copy at one rank) and the device
@@ -188,8 +189,13 @@ fi
 
 if [ "$mode" = shared ]; then
   # SHARED_PART=k/m: every m-th run of the tier from the k-th (a device call has 10 minutes; the
-  # tier may take more on one GPU: run it as 1/2 and 2/2 in two calls)
+  # tier may take more on one GPU: run it as 1/2 and 2/2 in two calls); SHARED_REGEX: only the runs
+  # whose names match (ctest -R), e.g. 'lamport|pdl' after a change to those, and no timings after
   part=${SHARED_PART:-1/1}
+  if [ -n "${SHARED_REGEX:-}" ]; then
+    ctest_tier "shared tier, runs matching ${SHARED_REGEX}" -L shared -R "$SHARED_REGEX"
+    finish
+  fi
   ctest_tier "shared tier ${part%/*} of ${part#*/}" -L shared -I "${part%/*},,${part#*/}"
   [ "${part%/*}" = 1 ] || finish # the timings and memory once, with the first part
   run perf.graph.g1 240 "$bin/nvrar_perf" -g 1 -d bfloat16 -n 20 -w 5 -c 1 -G 20 -b 1K -e 64M -J "$LOGS/perf.graph.g1.json"

@@ -80,7 +80,9 @@ typedef enum nvrar_algo {
   NVRAR_ALGO_HIER_RHD = 6, /* hierarchical with recursive halving-doubling across nodes */
   NVRAR_ALGO_LAMPORT = 7, /* one-shot with full-width cells (a sentinel marks empty ones): forced only, for
                            * now; its staging exists only when it is forced at nvrar_comm_init */
-  NVRAR_NUM_ALGOS = 8
+  NVRAR_ALGO_LAMPORT_TWOSHOT = 8, /* two-shot with such cells in both phases and no barrier: forced only,
+                                   * its staging likewise */
+  NVRAR_NUM_ALGOS = 9
 } nvrar_algo_t;
 
 /* 128 bytes, opaque; wraps NVSHMEM's unique id and nvrar's version. Ship it by value. */

@@ -25,7 +25,7 @@
 #          calls (it outlasts one on one GPU): call it again until it prints the summaries;
 #          `maketest stop` ends it (never pkill by a pattern: the device tool's own command line matches)
 #   sanitize: compute-sanitizer memcheck, racecheck and synccheck on 2 ranks over every kernel family
-#          (one-shot, two-shot, ring, simple ring, hier-rd, hier-rhd, lamport, the fused RMSNorm, exchange; small
+#          (one-shot, two-shot, ring, simple ring, hier-rd, hier-rhd, the lamport pair, the fused RMSNorm, exchange; small
 #          messages); SANITIZE="tool:suite:algo ..." for part of it
 #   sweep: launch-shape variants of each forced algorithm (for src/tune.c), no NCCL;
 #          `sweep ring`: the chunked ring at 16-64 MiB over blocks x threads, NCCL once for reference,
@@ -223,22 +223,23 @@ if [ "$mode" = digest ]; then
     [ -s "$LOGS/digests$label.txt" ] || echo "digests$label: FAIL, the corpus wrote no digest" | tee -a "$summary"
   }
   corpus "" "$bin/digest_corpus"
-  # lamport must give one-shot's bits: its lines, named as one-shot's, against one-shot's own
-  if grep -q ' lamport ' "$LOGS/digests.txt"; then
-    grep ' lamport ' "$LOGS/digests.txt" | sed 's/ lamport / oneshot /' | sort > "$LOGS/lamport_as_oneshot.txt"
-    grep ' oneshot ' "$LOGS/digests.txt" | sort > "$LOGS/oneshot_lines.txt"
-    odd=$(comm -23 "$LOGS/lamport_as_oneshot.txt" "$LOGS/oneshot_lines.txt" | wc -l)
-    echo "lamport against one-shot: $(wc -l < "$LOGS/lamport_as_oneshot.txt") lines, $odd differ" | tee -a "$summary"
-    [ "$odd" = 0 ] || { echo "FAIL(lamport differs from one-shot)" >> "$summary"
-      comm -23 "$LOGS/lamport_as_oneshot.txt" "$LOGS/oneshot_lines.txt" | head -5; }
-  fi
+  # the lamport pair must give one-shot's and two-shot's bits: their lines, named as those, against theirs
+  for pair in lamport:oneshot lamport-twoshot:twoshot; do
+    l=${pair%%:*} o=${pair#*:}
+    grep -q " $l " "$LOGS/digests.txt" || continue
+    grep " $l " "$LOGS/digests.txt" | sed "s/ $l / $o /" | sort > "$LOGS/$l.as.$o.txt"
+    grep " $o " "$LOGS/digests.txt" | sort > "$LOGS/$o.lines.txt"
+    odd=$(comm -23 "$LOGS/$l.as.$o.txt" "$LOGS/$o.lines.txt" | wc -l)
+    echo "$l against $o: $(wc -l < "$LOGS/$l.as.$o.txt") lines, $odd differ" | tee -a "$summary"
+    [ "$odd" = 0 ] || { echo "FAIL($l differs from $o)" >> "$summary"; comm -23 "$LOGS/$l.as.$o.txt" "$LOGS/$o.lines.txt" | head -5; }
+  done
   if [ -n "${BASELINE_SRC:-}" ]; then
     # the older tree's own corpus program and library (the program may call functions only the newer library has)
     { cmake -S "$BASELINE_SRC" -B "$BASELINE_SRC/build" -G Ninja && ninja -C "$BASELINE_SRC/build" nvrar digest_corpus; } \
       > "$LOGS/baseline_build.log" 2>&1 || { tail -20 "$LOGS/baseline_build.log"; finish; }
     corpus .base "$BASELINE_SRC/build/bin/digest_corpus" LD_LIBRARY_PATH="$(cd "$BASELINE_SRC/build/lib" && pwd):$LD_LIBRARY_PATH"
-    # algorithms the baseline does not have (lamport) are left out of the comparison
-    grep -v ' lamport ' "$LOGS/digests.txt" > "$LOGS/digests.common.txt"
+    # algorithms the baseline does not have (the lamport pair) are left out of the comparison
+    grep -vE ' lamport(-twoshot)? ' "$LOGS/digests.txt" > "$LOGS/digests.common.txt"
     echo "digests against $BASELINE_SRC: $(diff "$LOGS/digests.base.txt" "$LOGS/digests.common.txt" | grep -c '^>') of" \
       "$(wc -l < "$LOGS/digests.common.txt") lines differ" | tee -a "$summary"
     diff "$LOGS/digests.base.txt" "$LOGS/digests.common.txt" | head -20
@@ -254,7 +255,9 @@ if [ "$mode" = sanitize ]; then
   all=""
   for tool in memcheck racecheck synccheck; do
     for t in allreduce:oneshot allreduce:twoshot allreduce:ring allreduce:simple-ring allreduce:hier-rd \
-             allreduce:hier-rhd allreduce:lamport rmsnorm:auto exchange:auto; do all="$all $tool:$t"; done
+             allreduce:hier-rhd allreduce:lamport allreduce:lamport-twoshot rmsnorm:auto exchange:auto; do
+      all="$all $tool:$t"
+    done
   done
   for entry in ${SANITIZE:-$all}; do
     IFS=: read -r tool suite algo <<< "$entry"
@@ -485,6 +488,8 @@ if [ "$mode" != tests ]; then
     perf graph.g2.twoshot 2 -b 1K -e 4M -G 20 -A twoshot
     perf graph.g4.lamport 4 -b 1K -e 4M -G 20 -A lamport  # against one-shot, rows above: decides AUTO's use
     perf graph.g2.lamport 2 -b 1K -e 4M -G 20 -A lamport
+    perf graph.g4.lamport-twoshot 4 -b 1K -e 4M -G 20 -A lamport-twoshot  # against two-shot
+    perf graph.g2.lamport-twoshot 2 -b 1K -e 4M -G 20 -A lamport-twoshot
   fi
   echo
   echo "== nvrar vs NCCL, bf16, out-of-place, us per call (nvrar / nccl / speed-up)"

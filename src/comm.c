@@ -122,6 +122,7 @@ static nvrar_result_t device_state(nvrar_comm_t comm) {
   comm->oneshot_args = base;
   comm->twoshot_args = base;
   comm->lamport_args = base;
+  comm->lamport_twoshot_args = base;
   comm->ring_args = base;
 done:
   return res; /* the caller's fail path releases what was allocated */
@@ -141,8 +142,8 @@ static nvrar_result_t prepare(nvrar_comm_t comm, const nvrar_settings_t *setting
   NVRAR_CHECK(nvrar_find_topology(settings, rank, nranks, &comm->topo));
   comm->local_size = comm->topo.gpus;
   nvrar_load_tuned(comm);
-  nvrar_plan_staging(settings, &comm->topo, nvrar_needs_ring_staging(comm), settings->algo == NVRAR_ALGO_LAMPORT,
-                     &comm->capacity, flags_bytes, cells_bytes, stage_bytes, ring_bytes);
+  nvrar_plan_staging(settings, &comm->topo, nvrar_needs_ring_staging(comm), &comm->capacity, flags_bytes, cells_bytes,
+                     stage_bytes, ring_bytes);
   comm->slots_offset = *flags_bytes + *cells_bytes + *stage_bytes + *ring_bytes + 2 * nvrar_signals_bytes(nranks);
   return device_state(comm);
 }
@@ -528,7 +529,8 @@ nvrar_result_t nvrar_comm_split_impl(nvrar_comm_t world, int nranks, const int *
   comm->device = world->device;
   comm->settings = world->settings;
   /* no put-with-signal or lamport staging in a slot */
-  if (nvrar_algo_multinode(comm->settings.algo) || comm->settings.algo == NVRAR_ALGO_LAMPORT)
+  if (nvrar_algo_multinode(comm->settings.algo) || comm->settings.algo == NVRAR_ALGO_LAMPORT ||
+      comm->settings.algo == NVRAR_ALGO_LAMPORT_TWOSHOT)
     comm->settings.algo = NVRAR_ALGO_AUTO;
   nvrar_sub_capacity(nranks, &comm->capacity);
   comm->topo = (nvrar_topo_t){nranks, 1, nranks, NVRAR_NET_NVLINK};

@@ -25,6 +25,7 @@ struct nvrar_comm {
   nvrar_kernel_args_t oneshot_args;
   nvrar_kernel_args_t twoshot_args;
   nvrar_kernel_args_t lamport_args;
+  nvrar_kernel_args_t lamport_twoshot_args;
   nvrar_kernel_args_t ring_args;   /* ring family and exchange */
   nvrar_topo_t topo;
   nvrar_tuned_table_t tuned[NVRAR_NUM_DTYPES]; /* tuned files of this world size, per dtype; empty: none */

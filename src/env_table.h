@@ -15,7 +15,7 @@
 
 #define NVRAR_ENV_TABLE(SETTING, OTHER)                                                                              \
   SETTING(NVRAR_ALGO, ALGO, "auto", algo, 0, 0, 1,                                                                    \
-          "Force an algorithm: auto, oneshot, twoshot, ring, simple-ring, hier-rd, hier-rhd, lamport")                \
+          "Force an algorithm: auto, oneshot, twoshot, ring, simple-ring, hier-rd, hier-rhd, lamport, lamport-twoshot") \
   SETTING(NVRAR_NUM_BLOCKS, INT, "0", num_blocks, 0, NVRAR_MAX_BLOCKS, 1,                                             \
           "Blocks per all-reduce kernel, 1-128; 0 lets the planner choose")                                           \
   SETTING(NVRAR_THREADS_PER_BLOCK, INT, "0", threads_per_block, 64, NVRAR_MAX_THREADS, 32,                            \

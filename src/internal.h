@@ -86,6 +86,7 @@ typedef struct nvrar_capacity {
   uint64_t region_packs;   /* ring family: staging per (block, parity), in packs */
   uint64_t cells_packs;    /* of which kept at the end for hier-rd's cells; 0: no cells (one node, small budget) */
   uint64_t lamport_packs;  /* lamport's largest piece, in packs; 0: no lamport staging (not forced at init) */
+  uint64_t lamport_slice_packs; /* lamport-twoshot's packs per rank slice of a piece; 0: none (not forced) */
 } nvrar_capacity_t;
 
 

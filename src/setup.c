@@ -131,6 +131,9 @@ nvrar_result_t nvrar_set_direct_args(nvrar_comm_t comm, char *area, const int *p
   comm->oneshot_args.slice_cap = comm->capacity.oneshot_packs;
   comm->twoshot_args.slice_cap = comm->capacity.slice_packs;
   comm->lamport_args.slice_cap = comm->capacity.lamport_packs;
+  comm->lamport_twoshot_args.slice_cap = comm->capacity.lamport_slice_packs;
+  size_t lamport_one, lamport_two;
+  nvrar_lamport_layout(comm->nranks, &comm->capacity, &lamport_one, &lamport_two);
   for (int r = 0; r < comm->nranks; r++) {
     char *peer = nvrar_shmem_ptr(area, pes[r]);
     if (!peer)
@@ -139,7 +142,8 @@ nvrar_result_t nvrar_set_direct_args(nvrar_comm_t comm, char *area, const int *p
     comm->oneshot_args.flags[r] = comm->twoshot_args.flags[r] = (uint64_t *)peer;
     comm->oneshot_args.stage[r] = peer + flags;
     comm->twoshot_args.stage[r] = peer + flags + cells;
-    comm->lamport_args.stage[r] = lamport ? peer + flags + cells + stage : NULL;
+    comm->lamport_args.stage[r] = lamport_one ? peer + flags + cells + stage : NULL;
+    comm->lamport_twoshot_args.stage[r] = lamport_two ? peer + flags + cells + stage + lamport_one : NULL;
   }
   return NVRAR_SUCCESS;
 }

@@ -19,6 +19,7 @@
 #define ONESHOT_MAX_PIECE_BYTES ((size_t)1 << 20)
 #define TWOSHOT_STAGE_BYTES ((size_t)16 << 20)
 #define RING_STAGE_BYTES ((size_t)64 << 20)
+#define LAMPORT_TWOSHOT_PIECE_BYTES ((size_t)4 << 20) /* the top of the sizes it is meant for */
 #define HEAP_ALIGN ((size_t)2 << 20)
 
 static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
@@ -29,18 +30,30 @@ size_t nvrar_signals_bytes(int nranks) {
 }
 
 /*
- * The area of the direct algorithms (one-shot, two-shot, lamport) for n ranks: barrier flags (64-bit:
- * count and call signature), one-shot's cells (2 parities x n sources x piece, each 8 data bytes in a
- * 16-byte cell, then a header cell per parity, source and block), two-shot's scatter and gather slots,
- * and lamport's buffers (2 x n sources x piece of whole 16-byte packs, then a header pack per buffer,
- * source and block; none when cap->lamport_packs is 0).
+ * The lamport buffers of n ranks, each of whole 16-byte packs (none where a capacity is 0):
+ * lamport's, 2 buffers x n sources x piece, then a header pack per buffer, source and block;
+ * lamport-twoshot's, 2 buffers x (n scatter + n gather slots) x slice, then the same headers.
+ */
+void nvrar_lamport_layout(int n, const nvrar_capacity_t *cap, size_t *oneshot, size_t *twoshot) {
+  const size_t headers = 2 * (size_t)n * NVRAR_MAX_BLOCKS;
+  *oneshot = cap->lamport_packs ? (2 * (size_t)n * cap->lamport_packs + headers) * NVRAR_PACK_BYTES : 0;
+  *twoshot = cap->lamport_slice_packs ? (4 * (size_t)n * cap->lamport_slice_packs + headers) * NVRAR_PACK_BYTES : 0;
+}
+
+/*
+ * The area of the direct algorithms (one-shot, two-shot, the lamport pair) for n ranks: barrier flags
+ * (64-bit: count and call signature), one-shot's cells (2 parities x n sources x piece, each 8 data
+ * bytes in a 16-byte cell, then a header cell per parity, source and block), two-shot's scatter and
+ * gather slots, and the lamport buffers (nvrar_lamport_layout).
  */
 void nvrar_direct_layout(int n, const nvrar_capacity_t *cap, size_t *flags, size_t *cells, size_t *stage,
                          size_t *lamport) {
   *flags = round_up(2 * NVRAR_MAX_BLOCKS * NVRAR_MAX_RANKS * sizeof(uint64_t), 4096);
   *cells = 2 * (size_t)n * (cap->oneshot_packs * 2 + NVRAR_MAX_BLOCKS) * NVRAR_LL_CELL_BYTES;
   *stage = 2 * (size_t)n * cap->slice_packs * NVRAR_PACK_BYTES;
-  *lamport = cap->lamport_packs ? 2 * (size_t)n * (cap->lamport_packs + NVRAR_MAX_BLOCKS) * NVRAR_PACK_BYTES : 0;
+  size_t one, two;
+  nvrar_lamport_layout(n, cap, &one, &two);
+  *lamport = one + two;
 }
 
 /* The part of the memory budget that staging and nvrar_malloc buffers may use: the heap's size. */
@@ -61,13 +74,13 @@ size_t nvrar_heap_budget(const nvrar_settings_t *s) {
  * - ring family: 64 MiB over 128 blocks, only where it can run (`ring`): across nodes (real or
  *   virtual), or where NVRAR_ALGO / config.algo or a tuned file names a ring-family algorithm at
  *   init. On one node AUTO never takes it.
- * - lamport: pieces as large as one-shot's, only where NVRAR_ALGO / config.algo names it at init
- *   (`lamport`; AUTO does not take it yet). *stage_bytes includes its buffers, after two-shot's.
+ * - lamport: pieces as large as one-shot's, lamport-twoshot: 4 MiB pieces, each only where NVRAR_ALGO
+ *   / config.algo names it at init (AUTO takes neither yet). *stage_bytes includes their buffers,
+ *   after two-shot's.
  * The heap itself stays at the budget, so nvrar_malloc buffers have the rest.
  */
-void nvrar_plan_staging(const nvrar_settings_t *s, const nvrar_topo_t *topo, int ring, int lamport,
-                        nvrar_capacity_t *cap, size_t *flags_bytes, size_t *cells_bytes, size_t *stage_bytes,
-                        size_t *ring_bytes) {
+void nvrar_plan_staging(const nvrar_settings_t *s, const nvrar_topo_t *topo, int ring, nvrar_capacity_t *cap,
+                        size_t *flags_bytes, size_t *cells_bytes, size_t *stage_bytes, size_t *ring_bytes) {
   const int nranks = topo->nranks;
   memset(cap, 0, sizeof *cap);
   *flags_bytes = *cells_bytes = *stage_bytes = *ring_bytes = 0;
@@ -87,7 +100,10 @@ void nvrar_plan_staging(const nvrar_settings_t *s, const nvrar_topo_t *topo, int
   }
   cap->oneshot_packs = piece / NVRAR_PACK_BYTES;
   cap->slice_packs = stage / NVRAR_PACK_BYTES / (size_t)nranks;
-  cap->lamport_packs = lamport && topo->nodes == 1 ? cap->oneshot_packs : 0;
+  const int one_node = topo->nodes == 1;
+  cap->lamport_packs = one_node && s->algo == NVRAR_ALGO_LAMPORT ? cap->oneshot_packs : 0;
+  cap->lamport_slice_packs =
+      one_node && s->algo == NVRAR_ALGO_LAMPORT_TWOSHOT ? LAMPORT_TWOSHOT_PIECE_BYTES / NVRAR_PACK_BYTES / nranks : 0;
   size_t lamport_bytes;
   nvrar_direct_layout(nranks, cap, flags_bytes, cells_bytes, stage_bytes, &lamport_bytes);
   *stage_bytes += lamport_bytes;

@@ -122,10 +122,11 @@ nvrar_result_t nvrar_plan_make(const nvrar_settings_t *settings, const nvrar_cap
     plan_ring_family(settings, capacity, topo, packs, plan);
     return NVRAR_SUCCESS;
   }
-  if (algo == NVRAR_ALGO_LAMPORT && !capacity->lamport_packs)
-    return nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_all_reduce: lamport needs its own staging, which this "
-                       "communicator did not reserve (a sub-communicator never does; set NVRAR_ALGO=lamport or "
-                       "config.algo before nvrar_comm_init)");
+  if ((algo == NVRAR_ALGO_LAMPORT && !capacity->lamport_packs) ||
+      (algo == NVRAR_ALGO_LAMPORT_TWOSHOT && !capacity->lamport_slice_packs))
+    return nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_all_reduce: %s needs its own staging, which this "
+                       "communicator did not reserve (a sub-communicator never does; set NVRAR_ALGO=%s or "
+                       "config.algo before nvrar_comm_init)", nvrar_algo_name(algo), nvrar_algo_name(algo));
   int threads, blocks;
   if (algo == NVRAR_ALGO_ONESHOT || algo == NVRAR_ALGO_LAMPORT) {
     /* One pack per thread per piece: the pushes of a piece all go out at once. Lamport takes
@@ -135,8 +136,9 @@ nvrar_result_t nvrar_plan_make(const nvrar_settings_t *settings, const nvrar_cap
     threads = bytes <= ONESHOT_SMALL_BYTES ? ONESHOT_SMALL_THREADS : LARGE_THREADS;
     if (settings->threads_per_block) threads = settings->threads_per_block;
     blocks = clamp_blocks(nvrar_div_up(piece, (uint64_t)threads));
-  } else {
-    uint64_t slice = nvrar_min_u64(nvrar_div_up(packs, (uint64_t)nranks), capacity->slice_packs);
+  } else { /* two-shot, and lamport-twoshot with its shapes until it has measured ones of its own */
+    uint64_t cap = algo == NVRAR_ALGO_LAMPORT_TWOSHOT ? capacity->lamport_slice_packs : capacity->slice_packs;
+    uint64_t slice = nvrar_min_u64(nvrar_div_up(packs, (uint64_t)nranks), cap);
     threads = slice <= TWOSHOT_SMALL_SLICE_PACKS ? TWOSHOT_SMALL_THREADS : LARGE_THREADS;
     if (settings->threads_per_block) threads = settings->threads_per_block;
     blocks = clamp_blocks(nvrar_div_up(slice, (uint64_t)threads));
@@ -154,7 +156,8 @@ nvrar_result_t nvrar_plan_tuned(const nvrar_settings_t *settings, const nvrar_ca
   const nvrar_tuned_entry_t *e = tuned ? nvrar_tuned_lookup(tuned, bytes) : NULL;
   if (!e || (topo->nodes > 1 && e->algo != NVRAR_ALGO_AUTO && !nvrar_algo_multinode(e->algo)) ||
       (!capacity->region_packs && nvrar_algo_multinode(e->algo)) ||
-      (!capacity->lamport_packs && e->algo == NVRAR_ALGO_LAMPORT))
+      (!capacity->lamport_packs && e->algo == NVRAR_ALGO_LAMPORT) ||
+      (!capacity->lamport_slice_packs && e->algo == NVRAR_ALGO_LAMPORT_TWOSHOT))
     return nvrar_plan_make(settings, capacity, topo, bytes, plan);
   nvrar_settings_t s = *settings;
   if (s.algo == NVRAR_ALGO_AUTO) s.algo = e->algo;

@@ -32,7 +32,9 @@
   ALGO(SIMPLE_RING, "simple-ring", NULL, 1, ONE, 1, 0, ring_args, nvrar_launch_simple_ring, NULL)            \
   ALGO(HIER_RD, "hier-rd", NULL, 1, GPUS, 0, 1, ring_args, nvrar_launch_hier_rd, NULL)                       \
   ALGO(HIER_RHD, "hier-rhd", NULL, 1, GPUS, 0, 0, ring_args, nvrar_launch_hier_rhd, NULL)                   \
-  ALGO(LAMPORT, "lamport", "oneshot-lamport", 0, NONE, 0, 0, lamport_args, nvrar_launch_lamport, NULL)
+  ALGO(LAMPORT, "lamport", "oneshot-lamport", 0, NONE, 0, 0, lamport_args, nvrar_launch_lamport, NULL)        \
+  ALGO(LAMPORT_TWOSHOT, "lamport-twoshot", "twoshot-lamport", 0, NONE, 0, 0, lamport_twoshot_args,            \
+       nvrar_launch_lamport_twoshot, NULL)
 
 /* The launch-shape units of a multinode row. */
 typedef enum { NVRAR_UNITS_NONE, NVRAR_UNITS_RANKS, NVRAR_UNITS_GPUS, NVRAR_UNITS_ONE } nvrar_units_t;

@@ -36,37 +36,9 @@
 
 namespace nvrar {
 
-constexpr uint32_t LAMPORT_EMPTY = 0xffffffffu;
-
-__device__ __forceinline__ uint32_t lamport_word(uint32_t w) { return w == LAMPORT_EMPTY ? 0x7fffffffu : w; }
-
-/* An input pack as it travels: no word the sentinel. */
-__device__ __forceinline__ uint4 lamport_pack(uint4 v) {
-  return make_uint4(lamport_word(v.x), lamport_word(v.y), lamport_word(v.z), lamport_word(v.w));
-}
-
-/* Pack `off` from `source` in buffer `buf`; then a header pack per (buffer, source, block). */
+/* Pack `off` from `source` in buffer `buf`; the header packs follow the 2 x n slots. */
 __device__ __forceinline__ uint64_t lamport_index(const nvrar_kernel_args_t &a, int buf, int source, uint64_t off) {
   return ((uint64_t)buf * a.nranks + source) * a.slice_cap + off;
-}
-
-__device__ __forceinline__ uint64_t lamport_header(const nvrar_kernel_args_t &a, int buf, int source) {
-  return 2 * (uint64_t)a.nranks * a.slice_cap + ((uint64_t)buf * a.nranks + source) * NVRAR_MAX_BLOCKS + blockIdx.x;
-}
-
-/* Spins (bounded) until no word of *slot is the sentinel, then *v is the pack and the slot empty
- * again; false if the wait gave up. */
-__device__ __forceinline__ bool lamport_take(const nvrar_kernel_args_t &a, uint4 *slot, uint4 *v) {
-  Waiter w;
-  for (;;) {
-    const uint4 c = cell_load(slot);
-    if (c.x != LAMPORT_EMPTY && c.y != LAMPORT_EMPTY && c.z != LAMPORT_EMPTY && c.w != LAMPORT_EMPTY) {
-      *v = c;
-      store_volatile(slot, make_uint4(LAMPORT_EMPTY, LAMPORT_EMPTY, LAMPORT_EMPTY, LAMPORT_EMPTY));
-      return true;
-    }
-    if (w.give_up(a)) return false;
-  }
 }
 
 template <typename T, int OP, int NRANKS>
@@ -76,9 +48,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) lamport_kernel(nvrar_kernel
   const uint64_t base = sync->lp_count;
   const nvrar_twoshot_geom_t g = nvrar_twoshot_geom(a.packs, 1, a.slice_cap, gridDim.x);
   uint4 *mine = static_cast<uint4 *>(a.stage[a.rank]);
-  const uint32_t sig = lamport_word(a.sig);
-  const int peer = threadIdx.x; /* the header's thread of peer `peer` */
-  const bool header_thread = peer < NRANKS && peer != a.rank;
+  const uint64_t headers = 2 * (uint64_t)a.nranks * a.slice_cap;
   bool ok = block_alive(a);
 
   for (uint64_t piece = 0; piece < g.pieces && ok; piece++) {
@@ -87,8 +57,7 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) lamport_kernel(nvrar_kernel
     uint64_t lo, hi;
     nvrar_block_range(&g, piece, 0, blockIdx.x, &lo, &hi);
 
-    if (header_thread) /* this call's signature first, then the data */
-      store_volatile(static_cast<uint4 *>(a.stage[peer]) + lamport_header(a, buf, a.rank), make_uint4(sig, sig, sig, sig));
+    lamport_header_push<NRANKS>(a, headers, buf); /* this call's signature first, then the data */
     for (uint64_t off = lo + threadIdx.x; off < hi; off += blockDim.x) {
       const uint4 v = lamport_pack(load_pack<T>(a.send, begin + off, a.count, a.aligned));
       const uint64_t idx = lamport_index(a, buf, a.rank, off);
@@ -96,27 +65,12 @@ __global__ void __launch_bounds__(NVRAR_MAX_THREADS) lamport_kernel(nvrar_kernel
       for (int i = 1; i < NRANKS; i++) store_volatile(static_cast<uint4 *>(a.stage[(a.rank + i) % NRANKS]) + idx, v);
     }
 
-    if (header_thread) { /* the peer's call matches this one */
-      uint4 h;
-      if (!lamport_take(a, mine + lamport_header(a, buf, peer), &h)) {
-        ok = false;
-      } else if (h.x != sig || h.y != sig || h.z != sig || h.w != sig) {
-        calls_mismatch(a);
-        ok = false;
-      }
-    }
+    if (!lamport_header_check<NRANKS>(a, headers, buf)) ok = false; /* the peers' calls match this one */
     for (uint64_t off = lo + threadIdx.x; off < hi && ok; off += blockDim.x) {
       Pack<T> acc;
-#pragma unroll
-      for (int r = 0; r < NRANKS; r++) {
-        uint4 v;
-        if (r == a.rank) {
-          v = load_pack<T>(a.send, begin + off, a.count, a.aligned);
-        } else if (!lamport_take(a, mine + lamport_index(a, buf, r, off), &v)) {
-          ok = false;
-        }
-        fold<T, OP>(acc, v, r == 0);
-      }
+      ok = fold_ranks<T, OP, NRANKS>(a, begin + off, [&](int r, uint4 *v) {
+        return lamport_take(a, mine + lamport_index(a, buf, r, off), v);
+      }, acc);
       if (ok) store_pack<T>(a.recv, begin + off, a.count, a.aligned, repack<T>(acc));
     }
     /* This block's sentinels are written before any of its pushes of the next piece (the kernel's

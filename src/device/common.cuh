@@ -157,6 +157,8 @@ template <typename T, int OP> __device__ __forceinline__ void fold(Pack<T> &acc,
 
 /* ---- user buffers: a vector access when aligned and whole, element by element otherwise ---- */
 template <typename T>
+__device__ __forceinline__ uint4 load_pack(const void *base, uint64_t pack, uint64_t count, int aligned);
+template <typename T>
 __device__ __forceinline__ uint4 load_pack(const void *base, uint64_t pack, uint64_t count, int aligned) {
   constexpr int N = Pack<T>::N;
   uint64_t first = pack * N;
@@ -354,6 +356,92 @@ __device__ __forceinline__ bool header_check(const nvrar_kernel_args_t &a, int p
   const int peer = threadIdx.x;
   if (peer >= NRANKS || peer == a.rank) return true;
   return header_read(a, static_cast<const uint4 *>(a.stage[a.rank]) + header_index(a, parity, peer), flag);
+}
+
+/*
+ * Lamport packs (lamport, lamport-twoshot): a 16-byte pack travels whole, and a word that still holds
+ * LAMPORT_EMPTY has not arrived. No input word is sent as LAMPORT_EMPTY (lamport_pack: such a word, a
+ * NaN in every dtype, goes as 0x7fffffff, a NaN as well); the reader writes LAMPORT_EMPTY back over
+ * every pack it takes (lamport_take), so a buffer is empty again once its piece has been read.
+ */
+constexpr uint32_t LAMPORT_EMPTY = 0xffffffffu;
+
+__device__ __forceinline__ uint32_t lamport_word(uint32_t w) { return w == LAMPORT_EMPTY ? 0x7fffffffu : w; }
+
+/* An input pack as it travels: no word the sentinel. */
+__device__ __forceinline__ uint4 lamport_pack(uint4 v) {
+  return make_uint4(lamport_word(v.x), lamport_word(v.y), lamport_word(v.z), lamport_word(v.w));
+}
+
+/* Spins (bounded) until no word of *slot is the sentinel, then *v is the pack and the slot empty
+ * again; false if the wait gave up. */
+__device__ __forceinline__ bool lamport_take(const nvrar_kernel_args_t &a, uint4 *slot, uint4 *v) {
+  Waiter w;
+  for (;;) {
+    const uint4 c = cell_load(slot);
+    if (c.x != LAMPORT_EMPTY && c.y != LAMPORT_EMPTY && c.z != LAMPORT_EMPTY && c.w != LAMPORT_EMPTY) {
+      *v = c;
+      store_volatile(slot, make_uint4(LAMPORT_EMPTY, LAMPORT_EMPTY, LAMPORT_EMPTY, LAMPORT_EMPTY));
+      return true;
+    }
+    if (w.give_up(a)) return false;
+  }
+}
+
+/*
+ * A lamport algorithm's header packs, one per (buffer, source, block) from pack `headers` of its area
+ * on: block b of every rank writes this call's signature into its pack at every peer before its data
+ * (lamport_header_push), and before folding takes each peer's and checks it (lamport_header_check:
+ * false if the wait gave up or the calls do not match, calls_mismatch). Thread i < NRANKS serves peer i.
+ */
+__device__ __forceinline__ uint64_t lamport_header_index(const nvrar_kernel_args_t &a, uint64_t headers, int buf,
+                                                         int source) {
+  return headers + ((uint64_t)buf * a.nranks + source) * NVRAR_MAX_BLOCKS + blockIdx.x;
+}
+
+template <int NRANKS>
+__device__ __forceinline__ void lamport_header_push(const nvrar_kernel_args_t &a, uint64_t headers, int buf) {
+  const int peer = threadIdx.x;
+  const uint32_t sig = lamport_word(a.sig);
+  if (peer < NRANKS && peer != a.rank)
+    store_volatile(static_cast<uint4 *>(a.stage[peer]) + lamport_header_index(a, headers, buf, a.rank),
+                   make_uint4(sig, sig, sig, sig));
+}
+
+template <int NRANKS>
+__device__ __forceinline__ bool lamport_header_check(const nvrar_kernel_args_t &a, uint64_t headers, int buf) {
+  const int peer = threadIdx.x;
+  if (peer >= NRANKS || peer == a.rank) return true;
+  const uint32_t sig = lamport_word(a.sig);
+  uint4 h;
+  if (!lamport_take(a, static_cast<uint4 *>(a.stage[a.rank]) + lamport_header_index(a, headers, buf, peer), &h))
+    return false;
+  if (h.x == sig && h.y == sig && h.z == sig && h.w == sig) return true;
+  calls_mismatch(a);
+  return false;
+}
+
+/*
+ * acc = the packs of ranks 0..NRANKS-1 at pack `pack` folded in rank order, this rank's read from its
+ * own input, every other rank's by read(r, &v) (a bounded wait: false if it gave up); false if any
+ * read did (acc is then of no use). The lamport pair fold this way; one-shot keeps its own loop of
+ * the same steps, which nvcc schedules differently from this one (its SASS changed throughout) and
+ * which is timed.
+ */
+template <typename T, int OP, int NRANKS, typename Read>
+__device__ __forceinline__ bool fold_ranks(const nvrar_kernel_args_t &a, uint64_t pack, Read read, Pack<T> &acc) {
+  bool ok = true;
+#pragma unroll
+  for (int r = 0; r < NRANKS; r++) {
+    uint4 v;
+    if (r == a.rank) {
+      v = load_pack<T>(a.send, pack, a.count, a.aligned);
+    } else if (!read(r, &v)) {
+      ok = false;
+    }
+    fold<T, OP>(acc, v, r == 0);
+  }
+  return ok;
 }
 
 /*

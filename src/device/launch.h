@@ -26,6 +26,7 @@ typedef struct nvrar_device_sync {
   uint64_t xround[NVRAR_MAX_RING_BLOCKS][NVRAR_MAX_WORLD]; /* exchanges block b ran with each peer */
   float barrier[4];                  /* destroy's one-element all-reduce (a barrier whose waits time out) */
   uint64_t lp_count;                 /* lamport pieces completed; the buffer of a piece derives from it */
+  uint64_t lp2_count;                /* lamport-twoshot pieces completed, the same way */
 } nvrar_device_sync_t;
 
 typedef struct nvrar_kernel_args {
@@ -82,6 +83,8 @@ int nvrar_launch_simple_ring(const nvrar_kernel_args_t *args, int dtype, int op,
 int nvrar_launch_hier_rd(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
 int nvrar_launch_hier_rhd(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
 int nvrar_launch_lamport(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads, void *stream);
+int nvrar_launch_lamport_twoshot(const nvrar_kernel_args_t *args, int dtype, int op, int blocks, int threads,
+                                 void *stream);
 /* Add + norm over the all-reduce result `sums` (rows x hidden of dtype; input itself on one rank). */
 int nvrar_launch_add_rmsnorm(const nvrar_norm_args_t *n, const void *sums, int dtype, void *stream);
 /* Fused launchers (the `fused` column of src/algo/table.h): NVRAR_FUSED_NO_FIT, nothing launched, when

@@ -20,14 +20,15 @@ static unsigned long long fnv(const unsigned char *p, size_t n, unsigned long lo
   return h;
 }
 
-/* The all-reduce folds the ranks in order (one-shot, two-shot, lamport: one node, no ring forced), so s is
+/* The all-reduce folds the ranks in order (one-shot, two-shot, the lamport pair: one node, no ring forced), so s is
  * the reference's own fold; else s is whatever nvrar_all_reduce gives (the header's definition). */
 static int folds_in_rank_order(nvrar_comm_t comm, int nranks) {
   const char *algo = getenv("NVRAR_ALGO");
   int local = 0;
   MP_NVRAR(nvrar_comm_local_size(comm, &local));
   return local == nranks && (!algo || !*algo || !strcmp(algo, "auto") || !strcmp(algo, "oneshot") ||
-                             !strcmp(algo, "twoshot") || !strcmp(algo, "lamport"));
+                             !strcmp(algo, "twoshot") || !strcmp(algo, "lamport") ||
+                             !strcmp(algo, "lamport-twoshot"));
 }
 
 /* One checked call; returns the number of elements of out and residual that differ from the reference:

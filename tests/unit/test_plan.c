@@ -57,16 +57,26 @@ int main(void) {
   CHECK(nvrar_plan_make(&s, &lcap, ONE(4), 32768, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_LAMPORT &&
         p.blocks == q.blocks && p.threads == q.threads);
   CHECK(nvrar_plan_make(&s, &lcap, ONE(4), (size_t)64 << 20, &p) == NVRAR_SUCCESS && p.blocks == 8); /* 4096-pack pieces, 512 threads */
+  /* lamport-twoshot: the same, with two-shot's shapes over its own slices */
+  s.algo = NVRAR_ALGO_LAMPORT_TWOSHOT;
+  CHECK(nvrar_plan_make(&s, &lcap, ONE(4), 1 << 20, &p) == NVRAR_ERR_UNSUPPORTED);
+  lcap.lamport_slice_packs = 65536;
+  s.algo = NVRAR_ALGO_TWOSHOT;
+  CHECK(nvrar_plan_make(&s, &lcap, ONE(4), 1 << 20, &q) == NVRAR_SUCCESS);
+  s.algo = NVRAR_ALGO_LAMPORT_TWOSHOT;
+  CHECK(nvrar_plan_make(&s, &lcap, ONE(4), 1 << 20, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_LAMPORT_TWOSHOT &&
+        p.blocks == q.blocks && p.threads == q.threads);
   s.algo = NVRAR_ALGO_AUTO;
   for (size_t bytes = 1; bytes <= ((size_t)1 << 26); bytes *= 4)
-    CHECK(nvrar_plan_make(&s, &lcap, ONE(4), bytes, &p) == NVRAR_SUCCESS && p.algo != NVRAR_ALGO_LAMPORT);
+    CHECK(nvrar_plan_make(&s, &lcap, ONE(4), bytes, &p) == NVRAR_SUCCESS && p.algo != NVRAR_ALGO_LAMPORT &&
+          p.algo != NVRAR_ALGO_LAMPORT_TWOSHOT);
   s.algo = NVRAR_ALGO_TWOSHOT;
   s.num_blocks = 7;
   s.threads_per_block = 128;
   CHECK(nvrar_plan_make(&s, &cap, ONE(4), 1 << 20, &p) == NVRAR_SUCCESS && p.blocks == 7 && p.threads == 128);
   /* internal misuse is reported, not crashed on */
   CHECK(nvrar_plan_make(&s, &cap, ONE(9), 1024, &p) == NVRAR_ERR_INTERNAL);
-  nvrar_capacity_t empty = {0, 0, 0, 0, 0};
+  nvrar_capacity_t empty = {0, 0, 0, 0, 0, 0};
   CHECK(nvrar_plan_make(&s, &empty, ONE(4), 1024, &p) == NVRAR_ERR_INTERNAL);
   CHECK(nvrar_plan_make(&s, &cap, &(nvrar_topo_t){.nranks = 8, .nodes = 2, .gpus = 3}, 1024, &p) == NVRAR_ERR_INTERNAL);
 

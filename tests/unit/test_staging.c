@@ -27,7 +27,7 @@ int main(void) {
   for (int n = 1; n <= NVRAR_MAX_RANKS; n++) {
     nvrar_capacity_t cap;
     size_t flags, cells, stage, ring, slot;
-    nvrar_plan_staging(&s, ONE(n), 0, 0, &cap, &flags, &cells, &stage, &ring);
+    nvrar_plan_staging(&s, ONE(n), 0, &cap, &flags, &cells, &stage, &ring);
     size_t reserve = nvrar_heap_reserve(&s, n, &slot);
     size_t staging = flags + cells + stage + NVRAR_SUB_SLOTS * slot;
     printf("%d ranks: flags %zu KiB, one-shot cells %.1f MiB, two-shot %.1f MiB, %d sub slots of %.1f MiB: "
@@ -61,25 +61,37 @@ int main(void) {
   s.memory_bytes = 64 * MiB;
   nvrar_capacity_t cap;
   size_t flags, cells, stage, ring;
-  nvrar_plan_staging(&s, ONE(8), 1, 0, &cap, &flags, &cells, &stage, &ring);
+  nvrar_plan_staging(&s, ONE(8), 1, &cap, &flags, &cells, &stage, &ring);
   CHECK(flags + cells + stage + ring <= nvrar_heap_budget(&s));
   CHECK(cap.oneshot_packs > 0 && cap.slice_packs > 0 && cap.region_packs > 0);
 
-  /* lamport forced at init: buffers of one-shot's piece after two-shot's (two buffers x n sources x
-   * (piece + a header per block)), counted in *stage_bytes; none across nodes */
+  /* a lamport algorithm forced at init: its buffers after two-shot's, counted in *stage_bytes (lamport:
+   * 2 buffers x n sources x one-shot's piece; lamport-twoshot: 2 x 2n slices of a 4 MiB piece; then
+   * a header per buffer, source and block); the other's none, and none across nodes */
   s.memory_bytes = 256 * MiB;
+  const size_t headers = 2 * NVRAR_MAX_BLOCKS * NVRAR_PACK_BYTES;
   for (int n = 2; n <= NVRAR_MAX_RANKS; n++) {
-    size_t stage_alone;
-    nvrar_plan_staging(&s, ONE(n), 0, 0, &cap, &flags, &cells, &stage_alone, &ring);
-    nvrar_plan_staging(&s, ONE(n), 0, 1, &cap, &flags, &cells, &stage, &ring);
-    CHECK(cap.lamport_packs == cap.oneshot_packs);
-    CHECK(stage - stage_alone == 2 * (size_t)n * (cap.lamport_packs + NVRAR_MAX_BLOCKS) * NVRAR_PACK_BYTES);
-    size_t f, c, st, lamport;
+    size_t stage_alone, f, c, st, lamport, one, two;
+    s.algo = NVRAR_ALGO_AUTO;
+    nvrar_plan_staging(&s, ONE(n), 0, &cap, &flags, &cells, &stage_alone, &ring);
+    s.algo = NVRAR_ALGO_LAMPORT;
+    nvrar_plan_staging(&s, ONE(n), 0, &cap, &flags, &cells, &stage, &ring);
+    CHECK(cap.lamport_packs == cap.oneshot_packs && cap.lamport_slice_packs == 0);
+    CHECK(stage - stage_alone == 2 * (size_t)n * cap.lamport_packs * NVRAR_PACK_BYTES + (size_t)n * headers);
     nvrar_direct_layout(n, &cap, &f, &c, &st, &lamport);
-    CHECK(f == flags && c == cells && st == stage_alone && st + lamport == stage);
+    nvrar_lamport_layout(n, &cap, &one, &two);
+    CHECK(f == flags && c == cells && st == stage_alone && st + lamport == stage && lamport == one && two == 0);
+    s.algo = NVRAR_ALGO_LAMPORT_TWOSHOT;
+    nvrar_plan_staging(&s, ONE(n), 0, &cap, &flags, &cells, &stage, &ring);
+    CHECK(cap.lamport_packs == 0 && cap.lamport_slice_packs * NVRAR_PACK_BYTES * (size_t)n <= 4 * MiB &&
+          (cap.lamport_slice_packs + 1) * NVRAR_PACK_BYTES * (size_t)n > 4 * MiB);
+    nvrar_lamport_layout(n, &cap, &one, &two);
+    CHECK(one == 0 && two == 4 * (size_t)n * cap.lamport_slice_packs * NVRAR_PACK_BYTES + (size_t)n * headers);
+    CHECK(stage - stage_alone == two);
   }
-  nvrar_topo_t two = {.nranks = 4, .nodes = 2, .gpus = 2, .network = NVRAR_NET_NVLINK};
-  nvrar_plan_staging(&s, &two, 1, 1, &cap, &flags, &cells, &stage, &ring);
-  CHECK(cap.lamport_packs == 0);
+  nvrar_topo_t across = {.nranks = 4, .nodes = 2, .gpus = 2, .network = NVRAR_NET_NVLINK};
+  s.algo = NVRAR_ALGO_LAMPORT;
+  nvrar_plan_staging(&s, &across, 1, &cap, &flags, &cells, &stage, &ring);
+  CHECK(cap.lamport_packs == 0 && cap.lamport_slice_packs == 0);
   return unit_finish("test_staging");
 }

@@ -157,8 +157,6 @@ template <typename T, int OP> __device__ __forceinline__ void fold(Pack<T> &acc,
 
 /* ---- user buffers: a vector access when aligned and whole, element by element otherwise ---- */
 template <typename T>
-__device__ __forceinline__ uint4 load_pack(const void *base, uint64_t pack, uint64_t count, int aligned);
-template <typename T>
 __device__ __forceinline__ uint4 load_pack(const void *base, uint64_t pack, uint64_t count, int aligned) {
   constexpr int N = Pack<T>::N;
   uint64_t first = pack * N;

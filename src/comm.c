@@ -528,11 +528,10 @@ nvrar_result_t nvrar_comm_split_impl(nvrar_comm_t world, int nranks, const int *
   comm->nranks = nranks;
   comm->device = world->device;
   comm->settings = world->settings;
-  /* no put-with-signal or lamport staging in a slot */
-  if (nvrar_algo_multinode(comm->settings.algo) || comm->settings.algo == NVRAR_ALGO_LAMPORT ||
-      comm->settings.algo == NVRAR_ALGO_LAMPORT_TWOSHOT)
-    comm->settings.algo = NVRAR_ALGO_AUTO;
   nvrar_sub_capacity(nranks, &comm->capacity);
+  /* a slot has one-shot's and two-shot's staging only: an algorithm forced at init that needs more
+   * falls back to AUTO here */
+  if (!nvrar_capacity_holds(&comm->capacity, comm->settings.algo)) comm->settings.algo = NVRAR_ALGO_AUTO;
   comm->topo = (nvrar_topo_t){nranks, 1, nranks, NVRAR_NET_NVLINK};
   comm->local_size = nranks;
   comm->parent = world;

@@ -131,6 +131,9 @@ nvrar_result_t nvrar_plan_tuned(const nvrar_settings_t *settings, const nvrar_ca
                                 nvrar_plan_t *plan);
 /* 1 for the algorithms that run between nodes (put-with-signal), 0 for one-shot and two-shot. */
 int nvrar_algo_multinode(nvrar_algo_t algo);
+/* 1 if a communicator of these capacities has the staging algo needs (the ring family's, lamport's and
+ * lamport-twoshot's exist only where init reserved them; AUTO and the rest always). */
+int nvrar_capacity_holds(const nvrar_capacity_t *capacity, nvrar_algo_t algo);
 /* The built-in threshold below which AUTO takes one-shot, for nranks ranks. */
 size_t nvrar_oneshot_threshold(int nranks);
 

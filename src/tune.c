@@ -50,6 +50,13 @@ int nvrar_algo_multinode(nvrar_algo_t algo) {
   return d && d->multinode;
 }
 
+int nvrar_capacity_holds(const nvrar_capacity_t *capacity, nvrar_algo_t algo) {
+  if (nvrar_algo_multinode(algo)) return capacity->region_packs != 0;
+  if (algo == NVRAR_ALGO_LAMPORT) return capacity->lamport_packs != 0;
+  if (algo == NVRAR_ALGO_LAMPORT_TWOSHOT) return capacity->lamport_slice_packs != 0;
+  return 1;
+}
+
 /*
  * Ring family launch shape: a block per UNIT_PACKS packs (4 KiB) of each of its units (ring: n
  * chunks, simple ring: 1, hierarchical: G shards), up to NVRAR_MAX_RING_BLOCKS (128); 512 threads
@@ -113,20 +120,17 @@ nvrar_result_t nvrar_plan_make(const nvrar_settings_t *settings, const nvrar_cap
     algo = bytes <= limit ? NVRAR_ALGO_ONESHOT : NVRAR_ALGO_TWOSHOT;
   }
   plan->algo = algo;
-  /* Ring-family staging is reserved across nodes, or at init when NVRAR_ALGO forces that family (comm.c) */
-  if (nvrar_algo_multinode(algo) && !capacity->region_packs)
-    return nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_all_reduce: %s needs put-with-signal staging, which this "
-                       "communicator did not reserve (a sub-communicator never does; on one node set NVRAR_ALGO=%s "
-                       "or config.algo before nvrar_comm_init)", nvrar_algo_name(algo), nvrar_algo_name(algo));
+  /* Ring-family staging is reserved across nodes, or at init when NVRAR_ALGO forces that family; the
+   * lamport pair's when it forces one of them (staging.c) */
+  if (!nvrar_capacity_holds(capacity, algo))
+    return nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_all_reduce: %s needs %s staging, which this communicator did "
+                       "not reserve (a sub-communicator never does; on one node set NVRAR_ALGO=%s or config.algo "
+                       "before nvrar_comm_init)", nvrar_algo_name(algo),
+                       nvrar_algo_multinode(algo) ? "put-with-signal" : "its own", nvrar_algo_name(algo));
   if (nvrar_algo_multinode(algo)) {
     plan_ring_family(settings, capacity, topo, packs, plan);
     return NVRAR_SUCCESS;
   }
-  if ((algo == NVRAR_ALGO_LAMPORT && !capacity->lamport_packs) ||
-      (algo == NVRAR_ALGO_LAMPORT_TWOSHOT && !capacity->lamport_slice_packs))
-    return nvrar_error(NVRAR_ERR_UNSUPPORTED, "nvrar_all_reduce: %s needs its own staging, which this "
-                       "communicator did not reserve (a sub-communicator never does; set NVRAR_ALGO=%s or "
-                       "config.algo before nvrar_comm_init)", nvrar_algo_name(algo), nvrar_algo_name(algo));
   int threads, blocks;
   if (algo == NVRAR_ALGO_ONESHOT || algo == NVRAR_ALGO_LAMPORT) {
     /* One pack per thread per piece: the pushes of a piece all go out at once. Lamport takes
@@ -155,9 +159,7 @@ nvrar_result_t nvrar_plan_tuned(const nvrar_settings_t *settings, const nvrar_ca
                                 nvrar_plan_t *plan) {
   const nvrar_tuned_entry_t *e = tuned ? nvrar_tuned_lookup(tuned, bytes) : NULL;
   if (!e || (topo->nodes > 1 && e->algo != NVRAR_ALGO_AUTO && !nvrar_algo_multinode(e->algo)) ||
-      (!capacity->region_packs && nvrar_algo_multinode(e->algo)) ||
-      (!capacity->lamport_packs && e->algo == NVRAR_ALGO_LAMPORT) ||
-      (!capacity->lamport_slice_packs && e->algo == NVRAR_ALGO_LAMPORT_TWOSHOT))
+      !nvrar_capacity_holds(capacity, e->algo))
     return nvrar_plan_make(settings, capacity, topo, bytes, plan);
   nvrar_settings_t s = *settings;
   if (s.algo == NVRAR_ALGO_AUTO) s.algo = e->algo;

@@ -57,6 +57,14 @@ int main(void) {
   CHECK(nvrar_plan_make(&s, &lcap, ONE(4), 32768, &p) == NVRAR_SUCCESS && p.algo == NVRAR_ALGO_LAMPORT &&
         p.blocks == q.blocks && p.threads == q.threads);
   CHECK(nvrar_plan_make(&s, &lcap, ONE(4), (size_t)64 << 20, &p) == NVRAR_SUCCESS && p.blocks == 8); /* 4096-pack pieces, 512 threads */
+  /* which staging each algorithm needs */
+  nvrar_capacity_t bare = {.oneshot_packs = 4096, .slice_packs = 4096};
+  CHECK(nvrar_capacity_holds(&bare, NVRAR_ALGO_AUTO) && nvrar_capacity_holds(&bare, NVRAR_ALGO_ONESHOT) &&
+        nvrar_capacity_holds(&bare, NVRAR_ALGO_TWOSHOT));
+  CHECK(!nvrar_capacity_holds(&bare, NVRAR_ALGO_RING) && !nvrar_capacity_holds(&bare, NVRAR_ALGO_HIER_RHD) &&
+        !nvrar_capacity_holds(&bare, NVRAR_ALGO_LAMPORT) && !nvrar_capacity_holds(&bare, NVRAR_ALGO_LAMPORT_TWOSHOT));
+  CHECK(nvrar_capacity_holds(&cap, NVRAR_ALGO_RING) && nvrar_capacity_holds(&lcap, NVRAR_ALGO_LAMPORT) &&
+        !nvrar_capacity_holds(&lcap, NVRAR_ALGO_LAMPORT_TWOSHOT));
   /* lamport-twoshot: the same, with two-shot's shapes over its own slices */
   s.algo = NVRAR_ALGO_LAMPORT_TWOSHOT;
   CHECK(nvrar_plan_make(&s, &lcap, ONE(4), 1 << 20, &p) == NVRAR_ERR_UNSUPPORTED);

@@ -6,19 +6,26 @@ import torch
 import torch.distributed as dist
 
 
-def graph_us(fn, iters=20, launches=20, reps=5):
-    """Like nvrar_perf -n 20 -G 20: a graph of `iters` calls replayed `launches` times back to back
-    between two events, ranks lined up once before; the median of `reps` such runs."""
+def capture(fn, iters=1, warmup=3):
+    """A CUDA graph of `iters` calls of fn, after `warmup` eager calls on a side stream (what capture
+    needs first: lazy initialisation, torch.compile's compilation)."""
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side):
-        for _ in range(3):
+        for _ in range(warmup):
             fn()
     torch.cuda.current_stream().wait_stream(side)
     g = torch.cuda.CUDAGraph()
     with torch.cuda.graph(g):
         for _ in range(iters):
             fn()
+    return g
+
+
+def graph_us(fn, iters=20, launches=20, reps=5):
+    """Like nvrar_perf -n 20 -G 20: a graph of `iters` calls replayed `launches` times back to back
+    between two events, ranks lined up once before; the median of `reps` such runs."""
+    g = capture(fn, iters)
     g.replay()
     times = []
     for _ in range(reps):

@@ -21,7 +21,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 import nvrar
-from torch_timing import graph_us, pyplot
+from torch_timing import capture, graph_us, pyplot
 
 MODES = ["none", "nccl", "symm", "nvrar", "nvrar_fused"]
 
@@ -176,7 +176,7 @@ def main():
             step, x, res = make_step(mode, layers, x0, res0, args, comm, bufs, gname)
             if sharing:
                 us = None
-                replay_once(step)
+                capture(step, warmup=1).replay()
             else:
                 us = graph_us(step, iters=1, launches=20, reps=5)
                 step()
@@ -194,19 +194,6 @@ def main():
     dist.destroy_process_group()
     if not agree:
         raise SystemExit("tp_decode: the ranks' activations differ (see the table)")
-
-
-def replay_once(step):
-    """The step captured in a CUDA graph (after a warm-up on a side stream) and replayed once."""
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        step()
-    torch.cuda.current_stream().wait_stream(side)
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        step()
-    g.replay()
 
 
 def write(rows, tp, modes, args):

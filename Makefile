@@ -1,7 +1,7 @@
 # Thin wrapper over CMake: the README's two commands.
 #   make bench   build, then benchmark every local GPU against NCCL (scripts/bench.sh)
 #   make test    build, then every test: CPU always, GPU where there are GPUs (skipped otherwise),
-#                then the Python package's tests (pytest)
+#                then the Python package's tests (pytest) against the libnvrar.so of $(BUILD)
 # Variables: BUILD (build folder, default build), CMAKE_ARGS (e.g. -DCMAKE_CUDA_ARCHITECTURES=90
 # -DNVSHMEM_ROOT=/opt/nvshmem).
 BUILD ?= build
@@ -34,7 +34,7 @@ test: build
 	@n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU'); if [ "$${n:-0}" -lt 4 ]; then \
 	  echo "GPU tests that need more GPUs than the $${n:-0} visible here were skipped (they need 2 or 4);"; \
 	  echo "with a GPU, the shared tier (ctest -L shared) ran those suites with the ranks sharing it."; fi
-	@if python3 -c 'import pytest' 2>/dev/null; then python3 -m pytest -q python/tests; \
+	@if python3 -c 'import pytest' 2>/dev/null; then NVRAR_LIBRARY=$(abspath $(BUILD))/lib/libnvrar.so python3 -m pytest -q python/tests; \
 	  else echo "Python tests skipped: pytest is not installed (python3 -m pip install pytest)."; fi
 
 # The CPU tests again under AddressSanitizer and UBSan, in their own build folder.

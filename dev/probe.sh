@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Lab: one device call of experiments that are not tests (their findings go to docs/design.md and
-# bench/results/): where the device module's memory goes, at which code size it grows, the shared tier's
-# one-shot and two-shot suites under CUDA MPS, and a deliberately broken one-shot fold against the
-# tier. Usage (GPU machine, repository root): OUT=dir bash dev/probe.sh [memory] [codesize] [mps] [broken]
+# bench/results/): where the device module's memory goes, what it grows with, the shared tier's
+# one-shot and two-shot suites under CUDA MPS, a deliberately broken one-shot fold against the
+# tier, and the add + RMSNorm kernel against its candidates. Usage (GPU machine, repository root):
+# OUT=dir bash dev/probe.sh [memory] [codesize] [mps] [broken] [rmsnorm]
 # (compute-sanitizer and nvrar under torch: scripts/gpu_check.sh sanitize and memory)
 set -uo pipefail
 export NCCL_NVLS_ENABLE=0 NVSHMEM_DISABLE_NVLS=1 TORCH_SYMM_MEM_DISABLE_MULTICAST=1
@@ -13,7 +14,8 @@ nvshmem=$(python3 -c "import nvidia.nvshmem as m; print(list(m.__path__)[0])")
 export LD_LIBRARY_PATH="$nvshmem/lib:$PWD/build/lib:${LD_LIBRARY_PATH:-}"
 cuda=$(dirname "$(dirname "$(command -v nvcc)")")
 t0=$SECONDS
-if [ ! -x build/bin/test_allreduce ]; then
+# memory and mps use the tree's own build; codesize, broken and rmsnorm build what they need
+if [[ " $* " =~ \ (memory|mps)\  ]] && [ ! -x build/bin/test_allreduce ]; then
   { cmake -S . -B build -G Ninja && ninja -C build; } > "$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; exit 1; }
 fi
 echo "build: $((SECONDS - t0)) s" >> "$S"
@@ -36,14 +38,26 @@ for what in "$@"; do
     } > "$OUT/memory.log" 2>&1
     cat "$OUT/memory.log" >> "$S";;
   codesize)
-    # cubins of 25-1600 small kernels (dev/code_size.py; build-probe/code*.cubin when carried, else
-    # built here): the module size at which the driver's module memory grows
-    ls build-probe/code*.cubin > /dev/null 2>&1 || for n in 25 100 400 1600; do mkdir -p build-probe
-      python3 dev/code_size.py $n > "$OUT/c$n.cu" && nvcc -cubin -arch=sm_90 "$OUT/c$n.cu" -o build-probe/code$n.cubin; done
+    # cubins of 25-1600 small kernels, and 100 of them beside one kernel that calls printf
+    # (dev/code_size.py; build-probe/code*.cubin when carried, else built here), each loaded eagerly in
+    # a fresh context (lazily, cuModuleLoad loads no code: the first probe, 2026-12-07, read 0 MiB for
+    # all): what the driver's module memory grows with. Eager, 1x H100, 2026-12-07: 0 / 2 / 4 / 18 MiB
+    # for 0.25 / 1.0 / 3.9 / 15.6 MB of code.
+    for v in 25 100 400 1600 100p; do
+      [ -f build-probe/code$v.cubin ] && continue
+      mkdir -p build-probe && python3 dev/code_size.py ${v%p} $([ "${v%p}" != "$v" ] && echo --printf) > "$OUT/c$v.cu" &&
+        nvcc -cubin -arch=sm_90 "$OUT/c$v.cu" -o build-probe/code$v.cubin
+    done
     cc -O2 dev/module_memory.c -I"$cuda/include" -L"$cuda/lib64/stubs" -lcuda -o "$OUT/mm"
     for c in $(ls build-probe/code*.cubin | sort -V); do
-      echo "$(basename "$c") $(stat -c %s "$c") B: $("$OUT/mm" load:$c | awk '/^load:/{print $2}') MiB" >> "$S"
+      echo "$(basename "$c") $(stat -c %s "$c") B, eager: $(CUDA_MODULE_LOADING=EAGER "$OUT/mm" load:$c | awk '/^load:/{print $2}') MiB" >> "$S"
     done;;
+  rmsnorm)
+    # the add + RMSNorm kernel against its candidates, bitwise and timed (dev/rmsnorm_lab.cu)
+    nvcc -O3 -std=c++17 -arch=sm_90 -Iinclude dev/rmsnorm_lab.cu -o "$OUT/rmsnorm_lab" > "$OUT/rmsnorm_lab.build.log" 2>&1 &&
+      "$OUT/rmsnorm_lab" > "$OUT/rmsnorm_lab.log" 2>&1
+    echo "rmsnorm_lab: rc $?" >> "$S"
+    cat "$OUT/rmsnorm_lab.log" >> "$S";;
   mps)
     export CUDA_MPS_PIPE_DIRECTORY=/tmp/nvrar-mps/pipe CUDA_MPS_LOG_DIRECTORY=/tmp/nvrar-mps/log
     mkdir -p $CUDA_MPS_PIPE_DIRECTORY $CUDA_MPS_LOG_DIRECTORY

@@ -144,8 +144,9 @@ class Communicator:
     def local_size(self):
         """Ranks on this rank's node (its host, or its virtual node under NVRAR_GPUS_PER_NODE)."""
         from . import _lib, check
+        handle = self._handle()
         out = ctypes.c_int()
-        check(_lib().nvrar_comm_local_size(self._handle(), ctypes.byref(out)))
+        check(_lib().nvrar_comm_local_size(handle, ctypes.byref(out)))
         return out.value
 
     # ---- lifetime ----
@@ -189,6 +190,7 @@ class Communicator:
         free() (collectively: every rank, same order) or let close() free it; dropping the tensor
         does not (a free on garbage collection could differ between ranks and hang them)."""
         from . import _lib, check
+        handle = self._handle()  # first: a forked child's copy refuses before any CUDA call
         torch = _torch()
         _dtype_code(dtype)
         shape = tuple(int(s) for s in (shape if isinstance(shape, (tuple, list, torch.Size)) else (shape,)))
@@ -200,7 +202,7 @@ class Communicator:
         nbytes = max(numel * torch.empty((), dtype=dtype).element_size(), 1)
         ptr = ctypes.c_void_p()
         with torch.cuda.device(self.device):
-            check(_lib().nvrar_malloc(self._handle(), nbytes, ctypes.byref(ptr)))
+            check(_lib().nvrar_malloc(handle, nbytes, ctypes.byref(ptr)))
             raw = torch.as_tensor(_DeviceBytes(ptr.value, nbytes), device=self.device)
         self._buffers[ptr.value] = nbytes
         return raw[:numel * torch.empty((), dtype=dtype).element_size()].view(dtype).view(shape)
@@ -208,13 +210,14 @@ class Communicator:
     def free(self, tensor):
         """Collective: returns a tensor of allocate_tensor to the heap; the tensor must not be used after."""
         from . import _lib, check
+        handle = self._handle()
         torch = _torch()
         if not isinstance(tensor, torch.Tensor):
             raise TypeError(f"free() takes a tensor from allocate_tensor(), not {type(tensor).__name__}")
         ptr = tensor.data_ptr()
         if ptr not in self._buffers:
             raise ValueError("free() takes a tensor that allocate_tensor() returned (and that is not freed yet)")
-        check(_lib().nvrar_free(self._handle(), ctypes.c_void_p(ptr)))
+        check(_lib().nvrar_free(handle, ctypes.c_void_p(ptr)))
         del self._buffers[ptr]
 
     # ---- launch parameters ----
@@ -226,8 +229,9 @@ class Communicator:
         from . import _lib, check
         from .config_paths import DTYPE_CODES, dtype_name
         from .params import to_entries
+        handle = self._handle()
         entries = to_entries(table)
-        check(_lib().nvrar_comm_set_tuned(self._handle(), DTYPE_CODES[dtype_name(dtype)], entries, len(table)))
+        check(_lib().nvrar_comm_set_tuned(handle, DTYPE_CODES[dtype_name(dtype)], entries, len(table)))
 
     # ---- collectives ----
     def _check_tensor(self, t, name):
@@ -246,6 +250,7 @@ class Communicator:
         """Sums (or max / min) `tensor` over the group's ranks, into `out` or in place; on the current
         CUDA stream of the communicator's device. Returns the result tensor."""
         from . import _lib, check
+        handle = self._handle()
         torch = _torch()
         self._check_tensor(tensor, "tensor")
         if op not in OPS:
@@ -258,7 +263,7 @@ class Communicator:
                 raise ValueError(f"out ({out.dtype}, {out.numel()} elements) must match tensor "
                                  f"({tensor.dtype}, {tensor.numel()} elements)")
         stream = torch.cuda.current_stream(self.device).cuda_stream
-        args = (self._handle(), ctypes.c_void_p(tensor.data_ptr()), ctypes.c_void_p(out.data_ptr()), tensor.numel(),
+        args = (handle, ctypes.c_void_p(tensor.data_ptr()), ctypes.c_void_p(out.data_ptr()), tensor.numel(),
                 _dtype_code(tensor.dtype), OPS[op], ctypes.c_void_p(stream))
         if torch.cuda.current_device() == self.device.index:
             check(_lib().nvrar_all_reduce(*args))
@@ -274,6 +279,7 @@ class Communicator:
         weight: (hidden,). The rounding steps are include/nvrar.h's, bitwise the same on every rank.
         Returns out."""
         from . import _lib, check
+        handle = self._handle()
         torch = _torch()
         for name, t in (("x", x), ("residual", residual), ("weight", weight)):
             self._check_tensor(t, name)
@@ -287,7 +293,7 @@ class Communicator:
             raise ValueError(f"weight ({weight.dtype}, {tuple(weight.shape)}) must be ({x.dtype}, ({hidden},))")
         rows = x.numel() // hidden if hidden else 0
         stream = torch.cuda.current_stream(self.device).cuda_stream
-        args = (self._handle(), ctypes.c_void_p(x.data_ptr()), ctypes.c_void_p(residual.data_ptr()),
+        args = (handle, ctypes.c_void_p(x.data_ptr()), ctypes.c_void_p(residual.data_ptr()),
                 ctypes.c_void_p(weight.data_ptr()), ctypes.c_float(_native.c_value("eps", _native.c_double, eps)),
                 ctypes.c_void_p(out.data_ptr()), rows, hidden, _dtype_code(x.dtype), ctypes.c_void_p(stream))
         if torch.cuda.current_device() == self.device.index:

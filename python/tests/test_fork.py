@@ -1,5 +1,6 @@
 """Fork after `import nvrar`: the child can use the package (no communicator is inherited). Fork after
-a communicator exists is checked where torch and a GPU are (the child's copy refuses to be used)."""
+a communicator exists: the child's copy refuses every call before touching CUDA and frees nothing
+(here with a stand-in, no torch or GPU needed; python/tests/gpu/torch_check.py forks a real one)."""
 import os
 
 import pytest
@@ -20,3 +21,23 @@ def test_fork_after_import():
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def test_a_forked_childs_copy_refuses_before_any_cuda_call():
+    """What a child forked after init holds: a Communicator whose creating process is another. Every
+    call refuses with the fork's reason before torch or CUDA is touched (torch would fail in the child
+    with its own "Cannot re-initialize CUDA" first), and close() frees nothing of the parent's."""
+    from nvrar.communicator import Communicator
+    copy = object.__new__(Communicator)
+    copy._pid, copy._comm, copy._buffers, copy.id = os.getpid() + 1, 0x1234, {}, -1
+    calls = {"all_reduce": lambda: copy.all_reduce(None),
+             "all_reduce_add_rmsnorm": lambda: copy.all_reduce_add_rmsnorm(None, None, None, 1e-5),
+             "allocate_tensor": lambda: copy.allocate_tensor((4,), None),
+             "free": lambda: copy.free(None),
+             "local_size": lambda: copy.local_size,
+             "set_params": lambda: copy.set_params("bfloat16", {})}
+    for name, call in calls.items():
+        with pytest.raises(RuntimeError, match="forked child"):
+            call()
+    copy.close()
+    assert copy._comm == 0x1234  # not released: only the parent may free it

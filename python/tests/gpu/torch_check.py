@@ -6,7 +6,7 @@ Every dtype and op, in and out of place, odd sizes: results bitwise equal to NCC
 representable data (quarters, |k| <= 32: every partial sum exact in any order); zero-copy tensors
 from allocate_tensor; the argument errors; a captured CUDA graph replayed with new data each time;
 the torch ops nvrar::all_reduce_ and nvrar::all_reduce_add_rmsnorm_ under opcheck, torch.compile
-(fullgraph) and graph capture.
+(fullgraph) and graph capture; a fork after init (the child's copy refuses to be used).
 Prints one line per check and exits 1 if any failed.
 
 With NVRAR_SHARE_GPUS=1 and more ranks than GPUs (rank r on GPU r % GPUs; NCCL refuses two ranks on
@@ -123,6 +123,22 @@ def main():
     check("op 'prod': ValueError", msg is not None and "prod" in msg, msg or "")
     msg = raises(TypeError, lambda: comm.all_reduce([1, 2, 3]))
     check("a list: TypeError", msg is not None, msg or "")
+
+    # fork after init: the child's copy refuses with the fork's reason before any CUDA call and frees
+    # nothing (os._exit: no atexit close); the parent's communicator serves every check below
+    pid = os.fork()
+    if pid == 0:
+        try:
+            comm.all_reduce(x)
+            code = 1
+        except RuntimeError as e:
+            code = 0 if "forked child" in str(e) else 2
+        except BaseException:  # noqa: BLE001 (any other outcome is the check's failure)
+            code = 3
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    check("fork after init: the child's copy refuses, the parent's goes on",
+          os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child wait status {status}")
 
     # CUDA graph: capture once, replay with new inputs, check every replay against the sum of all ranks
     n = 12345

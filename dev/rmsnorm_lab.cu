@@ -47,11 +47,35 @@ using namespace nvrar;
 constexpr int CACHED = 4;          /* packs per thread kept in registers: a row of 8192 bf16 whole */
 constexpr int LAB_MAX_GRID = 1024; /* 8 blocks of 256 threads on each of 132 SMs, about */
 
+/* One pack of the row, as norm_row computes it: r = T(s + residual), its squares added to acc in
+ * element order; and out = T(r * inv * weight). */
+template <typename T> __device__ __forceinline__ uint4 add_and_square(uint4 s, uint4 residual, float &acc) {
+  constexpr int N = Pack<T>::N;
+  Pack<T> x, y;
+  unpack<T>(s, x);
+  unpack<T>(residual, y);
+#pragma unroll
+  for (int e = 0; e < N; e++) y.v[e] = __fadd_rn(x.v[e], y.v[e]);
+  const uint4 r = repack<T>(y);
+  unpack<T>(r, y); /* the rounded r, as the header's sum takes it */
+#pragma unroll
+  for (int e = 0; e < N; e++) acc = __fmaf_rn(y.v[e], y.v[e], acc);
+  return r;
+}
+
+template <typename T> __device__ __forceinline__ uint4 scale(uint4 r, uint4 weight, float inv) {
+  Pack<T> y, g;
+  unpack<T>(r, y);
+  unpack<T>(weight, g);
+#pragma unroll
+  for (int e = 0; e < Pack<T>::N; e++) y.v[e] = __fmul_rn(__fmul_rn(y.v[e], inv), g.v[e]);
+  return repack<T>(y);
+}
+
 /* norm_row (ar_rmsnorm.cu) with the thread's first CACHED packs of s, residual and weight loaded up
  * front into registers; packs beyond those as norm_row does. */
 template <typename T, typename S>
 __device__ __forceinline__ void norm_row_regs(const nvrar_norm_args_t &n, uint64_t row, float *warp_sums, S s) {
-  constexpr int N = Pack<T>::N;
   uint4 *res = static_cast<uint4 *>(n.residual) + row * n.row_packs;
   uint4 *out = static_cast<uint4 *>(n.out) + row * n.row_packs;
   const uint4 *w = static_cast<const uint4 *>(n.weight);
@@ -70,53 +94,19 @@ __device__ __forceinline__ void norm_row_regs(const nvrar_norm_args_t &n, uint64
 #pragma unroll
   for (int i = 0; i < CACHED; i++) {
     const uint64_t k = threadIdx.x + (uint64_t)i * NORM_THREADS;
-    if (k < n.row_packs) {
-      Pack<T> x, y;
-      unpack<T>(sv[i], x);
-      unpack<T>(rv[i], y);
-#pragma unroll
-      for (int e = 0; e < N; e++) y.v[e] = __fadd_rn(x.v[e], y.v[e]);
-      rv[i] = repack<T>(y);
-      res[k] = rv[i];
-      unpack<T>(rv[i], y);
-#pragma unroll
-      for (int e = 0; e < N; e++) acc = __fmaf_rn(y.v[e], y.v[e], acc);
-    }
+    if (k < n.row_packs) res[k] = rv[i] = add_and_square<T>(sv[i], rv[i], acc);
   }
-  for (uint64_t k = threadIdx.x + (uint64_t)CACHED * NORM_THREADS; k < n.row_packs; k += NORM_THREADS) {
-    Pack<T> x, y;
-    unpack<T>(s(k), x);
-    unpack<T>(res[k], y);
-#pragma unroll
-    for (int e = 0; e < N; e++) y.v[e] = __fadd_rn(x.v[e], y.v[e]);
-    const uint4 r = repack<T>(y);
-    res[k] = r;
-    unpack<T>(r, y);
-#pragma unroll
-    for (int e = 0; e < N; e++) acc = __fmaf_rn(y.v[e], y.v[e], acc);
-  }
+  for (uint64_t k = threadIdx.x + (uint64_t)CACHED * NORM_THREADS; k < n.row_packs; k += NORM_THREADS)
+    res[k] = add_and_square<T>(s(k), res[k], acc);
   const float ss = row_sum_of_squares(acc, warp_sums);
   const float inv = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(__fdiv_rn(ss, (float)n.hidden), n.eps)));
 #pragma unroll
   for (int i = 0; i < CACHED; i++) {
     const uint64_t k = threadIdx.x + (uint64_t)i * NORM_THREADS;
-    if (k < n.row_packs) {
-      Pack<T> y, g;
-      unpack<T>(rv[i], y);
-      unpack<T>(wv[i], g);
-#pragma unroll
-      for (int e = 0; e < N; e++) y.v[e] = __fmul_rn(__fmul_rn(y.v[e], inv), g.v[e]);
-      out[k] = repack<T>(y);
-    }
+    if (k < n.row_packs) out[k] = scale<T>(rv[i], wv[i], inv);
   }
-  for (uint64_t k = threadIdx.x + (uint64_t)CACHED * NORM_THREADS; k < n.row_packs; k += NORM_THREADS) {
-    Pack<T> y, g;
-    unpack<T>(res[k], y);
-    unpack<T>(w[k], g);
-#pragma unroll
-    for (int e = 0; e < N; e++) y.v[e] = __fmul_rn(__fmul_rn(y.v[e], inv), g.v[e]);
-    out[k] = repack<T>(y);
-  }
+  for (uint64_t k = threadIdx.x + (uint64_t)CACHED * NORM_THREADS; k < n.row_packs; k += NORM_THREADS)
+    out[k] = scale<T>(res[k], w[k], inv);
 }
 
 template <typename T, bool REGS>

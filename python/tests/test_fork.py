@@ -23,21 +23,30 @@ def test_fork_after_import():
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
-def test_a_forked_childs_copy_refuses_before_any_cuda_call():
-    """What a child forked after init holds: a Communicator whose creating process is another. Every
-    call refuses with the fork's reason before torch or CUDA is touched (torch would fail in the child
-    with its own "Cannot re-initialize CUDA" first), and close() frees nothing of the parent's."""
+def forked_copy():
+    """What a child forked after init holds: a Communicator whose creating process is another."""
     from nvrar.communicator import Communicator
     copy = object.__new__(Communicator)
     copy._pid, copy._comm, copy._buffers, copy.id = os.getpid() + 1, 0x1234, {}, -1
-    calls = {"all_reduce": lambda: copy.all_reduce(None),
-             "all_reduce_add_rmsnorm": lambda: copy.all_reduce_add_rmsnorm(None, None, None, 1e-5),
-             "allocate_tensor": lambda: copy.allocate_tensor((4,), None),
-             "free": lambda: copy.free(None),
-             "local_size": lambda: copy.local_size,
-             "set_params": lambda: copy.set_params("bfloat16", {})}
-    for name, call in calls.items():
-        with pytest.raises(RuntimeError, match="forked child"):
-            call()
+    return copy
+
+
+@pytest.mark.parametrize("call", [
+    lambda c: c.all_reduce(None),
+    lambda c: c.all_reduce_add_rmsnorm(None, None, None, 1e-5),
+    lambda c: c.allocate_tensor((4,), None),
+    lambda c: c.free(None),
+    lambda c: c.local_size,
+    lambda c: c.set_params("bfloat16", {}),
+], ids=["all_reduce", "all_reduce_add_rmsnorm", "allocate_tensor", "free", "local_size", "set_params"])
+def test_a_forked_childs_copy_refuses_before_any_cuda_call(call):
+    """Every call refuses with the fork's reason before torch or CUDA is touched (torch would fail in
+    the child with its own "Cannot re-initialize CUDA" first)."""
+    with pytest.raises(RuntimeError, match="forked child"):
+        call(forked_copy())
+
+
+def test_a_forked_childs_copy_frees_nothing():
+    copy = forked_copy()
     copy.close()
     assert copy._comm == 0x1234  # not released: only the parent may free it

@@ -12,8 +12,9 @@
 #          only) nvrar_perf at one rank per GPU (real timings: a copy at one rank) and the device
 #          memory of init at 1, 2, 4, 8 ranks
 #   digest: the fixed digest corpus (tests/mp/digest_corpus.c) at 1-8 ranks and the virtual layouts,
-#          ranks sharing the GPUs: digests.txt; BASELINE_SRC=tree also builds that tree's library and
-#          diffs the corpus run against it (the proof that a refactor changed no result);
+#          ranks sharing the GPUs: digests.txt; BASELINE_SRC=tree (2c8fc83 or later: it needs its own
+#          corpus) also builds that tree's library and compares the cases both corpora ran (the proof
+#          that a refactor changed no result);
 #          DIGEST_SPECS="ranks:gpus_per_node ..." runs part of it (default "1: 2: 3: 4: 5: 8: 4:2 4:1
 #          8:4 8:2 6:2"; "4:2 4:1 8:4 8:2 6:2": the virtual layouts alone, for the multi-node kernels)
 #   memory: the device memory of init (1-8 ranks, lazy and eager module loading, under torch)
@@ -206,7 +207,8 @@ fi
 if [ "$mode" = digest ]; then
   # the fixed digest corpus at 1-8 ranks and on the virtual layouts: $LOGS/digests.txt. With
   # BASELINE_SRC (the source tree of an earlier commit, e.g. a git worktree carried along) its
-  # library is built too and the same corpus runs against it: digests.base.txt, and the diff.
+  # library and corpus are built too and run the same way: digests.base.txt, and the cases both ran
+  # compared digest by digest.
   corpus() { # label, corpus program, then extra environment
     local label=$1 prog=$2 spec n gpn
     shift 2
@@ -240,9 +242,12 @@ if [ "$mode" = digest ]; then
     corpus .base "$BASELINE_SRC/build/bin/digest_corpus" LD_LIBRARY_PATH="$(cd "$BASELINE_SRC/build/lib" && pwd):$LD_LIBRARY_PATH"
     # algorithms the baseline does not have (the lamport pair) are left out of the comparison
     grep -vE ' lamport(-twoshot)? ' "$LOGS/digests.txt" > "$LOGS/digests.common.txt"
-    echo "digests against $BASELINE_SRC: $(diff "$LOGS/digests.base.txt" "$LOGS/digests.common.txt" | grep -c '^>') of" \
-      "$(wc -l < "$LOGS/digests.common.txt") lines differ" | tee -a "$summary"
-    diff "$LOGS/digests.base.txt" "$LOGS/digests.common.txt" | head -20
+    # a case is its line less the digest; cases one corpus has and the other lacks (the corpus grows)
+    # are counted apart from the cases both ran whose digests differ
+    awk 'NR == FNR { d = $NF; $NF = ""; digest[$0] = d; next }
+         { d = $NF; $NF = ""; if (!($0 in digest)) only++; else { both++; if (digest[$0] != d) { differ++; print "differs: " $0 } } }
+         END { printf "digests against '"$BASELINE_SRC"': %d of %d common cases differ; %d cases only in this tree'"'"'s corpus\n",
+               differ, both, only }' "$LOGS/digests.base.txt" "$LOGS/digests.common.txt" | tail -21 | tee -a "$summary"
   fi
   [ -n "${OUT:-}" ] && cp "$LOGS"/digests*.txt "$OUT/"
   finish

@@ -2,8 +2,8 @@
 # Lab: one device call of experiments that are not tests (their findings go to docs/design.md and
 # bench/results/): where the device module's memory goes, what it grows with, the shared tier's
 # one-shot and two-shot suites under CUDA MPS, a deliberately broken one-shot fold against the
-# tier, and the add + RMSNorm kernel against its candidates. Usage (GPU machine, repository root):
-# OUT=dir bash dev/probe.sh [memory] [codesize] [mps] [broken] [rmsnorm]
+# tier. Usage (GPU machine, repository root):
+# OUT=dir bash dev/probe.sh [memory] [codesize] [mps] [broken]
 # (compute-sanitizer and nvrar under torch: scripts/gpu_check.sh sanitize and memory)
 set -uo pipefail
 export NCCL_NVLS_ENABLE=0 NVSHMEM_DISABLE_NVLS=1 TORCH_SYMM_MEM_DISABLE_MULTICAST=1
@@ -14,7 +14,7 @@ nvshmem=$(python3 -c "import nvidia.nvshmem as m; print(list(m.__path__)[0])")
 export LD_LIBRARY_PATH="$nvshmem/lib:$PWD/build/lib:${LD_LIBRARY_PATH:-}"
 cuda=$(dirname "$(dirname "$(command -v nvcc)")")
 t0=$SECONDS
-# memory and mps use the tree's own build; codesize, broken and rmsnorm build what they need
+# memory and mps use the tree's own build; codesize and broken build what they need
 if [[ " $* " =~ \ (memory|mps)\  ]] && [ ! -x build/bin/test_allreduce ]; then
   { cmake -S . -B build -G Ninja && ninja -C build; } > "$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; exit 1; }
 fi
@@ -52,12 +52,6 @@ for what in "$@"; do
     for c in $(ls build-probe/code*.cubin | sort -V); do
       echo "$(basename "$c") $(stat -c %s "$c") B, eager: $(CUDA_MODULE_LOADING=EAGER "$OUT/mm" load:$c | awk '/^load:/{print $2}') MiB" >> "$S"
     done;;
-  rmsnorm)
-    # the add + RMSNorm kernel against its candidates, bitwise and timed (dev/rmsnorm_lab.cu)
-    nvcc -O3 -std=c++17 -arch=sm_90 -Iinclude dev/rmsnorm_lab.cu -o "$OUT/rmsnorm_lab" > "$OUT/rmsnorm_lab.build.log" 2>&1 &&
-      "$OUT/rmsnorm_lab" > "$OUT/rmsnorm_lab.log" 2>&1
-    echo "rmsnorm_lab: rc $?" >> "$S"
-    cat "$OUT/rmsnorm_lab.log" >> "$S";;
   mps)
     export CUDA_MPS_PIPE_DIRECTORY=/tmp/nvrar-mps/pipe CUDA_MPS_LOG_DIRECTORY=/tmp/nvrar-mps/log
     mkdir -p $CUDA_MPS_PIPE_DIRECTORY $CUDA_MPS_LOG_DIRECTORY

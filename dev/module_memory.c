@@ -6,6 +6,8 @@
  *                  local bytes per thread
  *   launch:NAME    one 1 x 32 launch with a NULL pointer argument, then a synchronize
  *   limit:BYTES    cuCtxSetLimit(CU_LIMIT_STACK_SIZE)
+ *   printf:BYTES   cuCtxSetLimit(CU_LIMIT_PRINTF_FIFO_SIZE)
+ *   heap:BYTES     cuCtxSetLimit(CU_LIMIT_MALLOC_HEAP_SIZE)
  * Build: cc -O2 module_memory.c -I$CUDA/include -lcuda -o module_memory
  */
 #include <cuda.h>
@@ -38,10 +40,12 @@ int main(int argc, char **argv) {
   CHECK(cuDeviceGet(&dev, 0));
   CHECK(cuDevicePrimaryCtxRetain(&ctx, dev));
   CHECK(cuCtxSetCurrent(ctx));
-  size_t start = free_now(), prev = start, stack = 0;
+  size_t start = free_now(), prev = start, stack = 0, fifo = 0, heap = 0;
   CHECK(cuCtxGetLimit(&stack, CU_LIMIT_STACK_SIZE));
+  CHECK(cuCtxGetLimit(&fifo, CU_LIMIT_PRINTF_FIFO_SIZE));
+  CHECK(cuCtxGetLimit(&heap, CU_LIMIT_MALLOC_HEAP_SIZE));
   printf("%-60s %8s %8s %s\n", "step", "MiB", "total", "stack limit");
-  printf("%-60s %8s %8s %zu\n", "context", "-", "-", stack);
+  printf("%-60s %8s %8s %zu (printf fifo %zu, malloc heap %zu)\n", "context", "-", "-", stack, fifo, heap);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strncmp(a, "load:", 5)) {
@@ -61,6 +65,10 @@ int main(int argc, char **argv) {
       }
     } else if (!strncmp(a, "limit:", 6)) {
       CHECK(cuCtxSetLimit(CU_LIMIT_STACK_SIZE, (size_t)strtoull(a + 6, NULL, 10)));
+    } else if (!strncmp(a, "printf:", 7)) {
+      CHECK(cuCtxSetLimit(CU_LIMIT_PRINTF_FIFO_SIZE, (size_t)strtoull(a + 7, NULL, 10)));
+    } else if (!strncmp(a, "heap:", 5)) {
+      CHECK(cuCtxSetLimit(CU_LIMIT_MALLOC_HEAP_SIZE, (size_t)strtoull(a + 5, NULL, 10)));
     } else {
       fprintf(stderr, "unknown step %s\n", a);
       return 2;

@@ -2,8 +2,8 @@
 # Lab: one device call of experiments that are not tests (their findings go to docs/design.md and
 # bench/results/): where the device module's memory goes, what it grows with, the shared tier's
 # one-shot and two-shot suites under CUDA MPS, a deliberately broken one-shot fold against the
-# tier. Usage (GPU machine, repository root):
-# OUT=dir bash dev/probe.sh [memory] [codesize] [mps] [broken]
+# tier, and what a module that calls printf costs. Usage (GPU machine, repository root):
+# OUT=dir bash dev/probe.sh [memory] [codesize] [printf] [mps] [broken]
 # (compute-sanitizer and nvrar under torch: scripts/gpu_check.sh sanitize and memory)
 set -uo pipefail
 export NCCL_NVLS_ENABLE=0 NVSHMEM_DISABLE_NVLS=1 TORCH_SYMM_MEM_DISABLE_MULTICAST=1
@@ -14,7 +14,7 @@ nvshmem=$(python3 -c "import nvidia.nvshmem as m; print(list(m.__path__)[0])")
 export LD_LIBRARY_PATH="$nvshmem/lib:$PWD/build/lib:${LD_LIBRARY_PATH:-}"
 cuda=$(dirname "$(dirname "$(command -v nvcc)")")
 t0=$SECONDS
-# memory and mps use the tree's own build; codesize and broken build what they need
+# memory and mps use the tree's own build (printf uses it when there); codesize and broken build what they need
 if [[ " $* " =~ \ (memory|mps)\  ]] && [ ! -x build/bin/test_allreduce ]; then
   { cmake -S . -B build -G Ninja && ninja -C build; } > "$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; exit 1; }
 fi
@@ -51,6 +51,28 @@ for what in "$@"; do
     cc -O2 dev/module_memory.c -I"$cuda/include" -L"$cuda/lib64/stubs" -lcuda -o "$OUT/mm"
     for c in $(ls build-probe/code*.cubin | sort -V); do
       echo "$(basename "$c") $(stat -c %s "$c") B, eager: $(CUDA_MODULE_LOADING=EAGER "$OUT/mm" load:$c | awk '/^load:/{print $2}') MiB" >> "$S"
+    done;;
+  printf)
+    # a module that calls printf took 64 MiB more than one that does not (codesize, 2026-12-07: 66.0
+    # against 2.0 MiB for 1 MB of code): is it the printf FIFO or the malloc heap, and does lowering a
+    # limit before the load shrink it? Then libnvrar's own cubin (from build/, when built) the same way.
+    [ -f build-probe/code100p.cubin ] || { python3 dev/code_size.py 100 --printf > "$OUT/c100p.cu" &&
+      mkdir -p build-probe && nvcc -cubin -arch=sm_90 "$OUT/c100p.cu" -o build-probe/code100p.cubin; }
+    cc -O2 dev/module_memory.c -I"$cuda/include" -L"$cuda/lib64/stubs" -lcuda -o "$OUT/mm"
+    # the same kernels linked with dev/vprintf_stub.ptx: no vprintf import left in the cubin
+    [ -f build-probe/code100s.cubin ] || { python3 dev/code_size.py 100 --printf > "$OUT/c100s.cu" &&
+      nvcc -arch=sm_90 -rdc=true -c "$OUT/c100s.cu" -o "$OUT/c100s.o" && nvcc -arch=sm_90 -rdc=true -c dev/vprintf_stub.ptx -o "$OUT/stub.o" &&
+      nvcc -arch=sm_90 -dlink -cubin "$OUT/c100s.o" "$OUT/stub.o" -o build-probe/code100s.cubin; }
+    cubins="build-probe/code100p.cubin build-probe/code100s.cubin"
+    if [ -f build/lib/libnvrar.so ]; then
+      (cd "$OUT" && cuobjdump -xelf all "$OLDPWD/build/lib/libnvrar.so" > /dev/null && mv libnvrar*.cubin nvrar.cubin) &&
+        cubins="$cubins $OUT/nvrar.cubin"
+    fi
+    for c in $cubins; do
+      for first in "" printf:65536 heap:1048576 "printf:65536 heap:1048576"; do
+        echo "== $(basename "$c"), eager, ${first:-default limits} first" >> "$S"
+        CUDA_MODULE_LOADING=EAGER "$OUT/mm" $first load:$c >> "$S" 2>&1
+      done
     done;;
   mps)
     export CUDA_MPS_PIPE_DIRECTORY=/tmp/nvrar-mps/pipe CUDA_MPS_LOG_DIRECTORY=/tmp/nvrar-mps/log

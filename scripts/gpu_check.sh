@@ -12,9 +12,9 @@
 #          only) nvrar_perf at one rank per GPU (real timings: a copy at one rank) and the device
 #          memory of init at 1, 2, 4, 8 ranks
 #   digest: the fixed digest corpus (tests/mp/digest_corpus.c) at 1-8 ranks and the virtual layouts,
-#          ranks sharing the GPUs: digests.txt; BASELINE_SRC=tree (2c8fc83 or later: it needs its own
-#          corpus) also builds that tree's library and compares the cases both corpora ran (the proof
-#          that a refactor changed no result);
+#          ranks sharing the GPUs: digests.txt; BASELINE_SRC=tree also builds that tree's library (and
+#          its corpus, 2c8fc83 or later; before, this tree's corpus runs against it) and compares the
+#          cases both ran (the proof that a refactor changed no result);
 #          DIGEST_SPECS="ranks:gpus_per_node ..." runs part of it (default "1: 2: 3: 4: 5: 8: 4:2 4:1
 #          8:4 8:2 6:2"; "4:2 4:1 8:4 8:2 6:2": the virtual layouts alone, for the multi-node kernels)
 #   memory: the device memory of init (1-8 ranks, lazy and eager module loading, under torch)
@@ -236,10 +236,17 @@ if [ "$mode" = digest ]; then
     [ "$odd" = 0 ] || { echo "FAIL($l differs from $o)" >> "$summary"; comm -23 "$LOGS/$l.as.$o.txt" "$LOGS/$o.lines.txt" | head -5; }
   done
   if [ -n "${BASELINE_SRC:-}" ]; then
-    # the older tree's own corpus program and library (the program may call functions only the newer library has)
-    { cmake -S "$BASELINE_SRC" -B "$BASELINE_SRC/build" -G Ninja && ninja -C "$BASELINE_SRC/build" nvrar digest_corpus; } \
+    # the older tree's own corpus program and library (the program may call functions only the newer
+    # library has); a tree from before the corpus (2c8fc83) gets this tree's program against its library
+    # (the corpus asks the table of algorithms only where the library has one: nvrar_algo_info is weak)
+    targets="nvrar digest_corpus" prog="$BASELINE_SRC/build/bin/digest_corpus"
+    if [ ! -f "$BASELINE_SRC/tests/mp/digest_corpus.c" ]; then
+      targets=nvrar prog="$bin/digest_corpus"
+      echo "digests.base: $BASELINE_SRC has no corpus; this tree's corpus against its library" | tee -a "$summary"
+    fi
+    { cmake -S "$BASELINE_SRC" -B "$BASELINE_SRC/build" -G Ninja && ninja -C "$BASELINE_SRC/build" $targets; } \
       > "$LOGS/baseline_build.log" 2>&1 || { tail -20 "$LOGS/baseline_build.log"; finish; }
-    corpus .base "$BASELINE_SRC/build/bin/digest_corpus" LD_LIBRARY_PATH="$(cd "$BASELINE_SRC/build/lib" && pwd):$LD_LIBRARY_PATH"
+    corpus .base "$prog" LD_LIBRARY_PATH="$(cd "$BASELINE_SRC/build/lib" && pwd):$LD_LIBRARY_PATH"
     # algorithms the baseline does not have (the lamport pair) are left out of the comparison
     grep -vE ' lamport(-twoshot)? ' "$LOGS/digests.txt" > "$LOGS/digests.common.txt"
     # a case is its line less the digest; cases one corpus has and the other lacks (the corpus grows)

@@ -14,7 +14,8 @@ nvshmem=$(python3 -c "import nvidia.nvshmem as m; print(list(m.__path__)[0])")
 export LD_LIBRARY_PATH="$nvshmem/lib:$PWD/build/lib:${LD_LIBRARY_PATH:-}"
 cuda=$(dirname "$(dirname "$(command -v nvcc)")")
 t0=$SECONDS
-# memory and mps use the tree's own build (printf uses it when there); codesize and broken build what they need
+# memory and mps use the tree's own build (printf uses it when there, and builds build-noprintf); codesize and
+# broken build what they need
 if [[ " $* " =~ \ (memory|mps)\  ]] && [ ! -x build/bin/test_allreduce ]; then
   { cmake -S . -B build -G Ninja && ninja -C build; } > "$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; exit 1; }
 fi
@@ -68,10 +69,25 @@ for what in "$@"; do
       (cd "$OUT" && cuobjdump -xelf all "$OLDPWD/build/lib/libnvrar.so" > /dev/null && mv libnvrar*.cubin nvrar.cubin) &&
         cubins="$cubins $OUT/nvrar.cubin"
     fi
+    # and the library built with -DNVRAR_LAB_NO_DEVICE_PRINTF=ON (the stub in its device link)
+    { cmake -S . -B build-noprintf -G Ninja -DNVRAR_LAB_NO_DEVICE_PRINTF=ON && ninja -C build-noprintf nvrar test_allreduce; } \
+      > "$OUT/noprintf.build.log" 2>&1 || tail -5 "$OUT/noprintf.build.log" >> "$S"
+    if [ -f build-noprintf/lib/libnvrar.so ]; then
+      (cd "$OUT" && cuobjdump -xelf all "$OLDPWD/build-noprintf/lib/libnvrar.so" > /dev/null && mv libnvrar*.cubin nvrar-noprintf.cubin) &&
+        cubins="$cubins $OUT/nvrar-noprintf.cubin"
+    fi
     for c in $cubins; do
       for first in "" printf:65536 heap:1048576 "printf:65536 heap:1048576"; do
         echo "== $(basename "$c"), eager, ${first:-default limits} first" >> "$S"
         CUDA_MODULE_LOADING=EAGER "$OUT/mm" $first load:$c >> "$S" 2>&1
+      done
+    done
+    # init's device memory per process (the tests' own line; at 2-8 ranks all ranks on the GPU), both builds
+    for b in build build-noprintf; do
+      [ -x $b/bin/test_allreduce ] || continue
+      for n in 1 2 4 8; do
+        echo "$b, $n rank(s): $(LD_LIBRARY_PATH="$nvshmem/lib:$PWD/$b/lib" NVRAR_SHARE_GPUS=1 NVRAR_TEST_QUICK=1 NVRAR_TEST_MAX_BYTES=4096 \
+          timeout 120 $b/bin/test_allreduce -g $n 2>&1 | grep -o 'device memory taken by init [0-9]* MiB' | head -1)" >> "$S"
       done
     done;;
   mps)

@@ -251,10 +251,12 @@ if [ "$mode" = digest ]; then
     grep -vE ' lamport(-twoshot)? ' "$LOGS/digests.txt" > "$LOGS/digests.common.txt"
     # a case is its line less the digest; cases one corpus has and the other lacks (the corpus grows)
     # are counted apart from the cases both ran whose digests differ
-    awk 'NR == FNR { d = $NF; $NF = ""; digest[$0] = d; next }
+    compared=$(awk 'NR == FNR { d = $NF; $NF = ""; digest[$0] = d; next }
          { d = $NF; $NF = ""; if (!($0 in digest)) only++; else { both++; if (digest[$0] != d) { differ++; print "differs: " $0 } } }
          END { printf "digests against '"$BASELINE_SRC"': %d of %d common cases differ; %d cases only in this tree'"'"'s corpus\n",
-               differ, both, only }' "$LOGS/digests.base.txt" "$LOGS/digests.common.txt" | tail -21 | tee -a "$summary"
+               differ, both, only }' "$LOGS/digests.base.txt" "$LOGS/digests.common.txt")
+    echo "$compared" | tail -21 | tee -a "$summary"
+    echo "$compared" | grep -q '^differs: ' && echo "FAIL(digests differ from $BASELINE_SRC)" >> "$summary"
   fi
   [ -n "${OUT:-}" ] && cp "$LOGS"/digests*.txt "$OUT/"
   finish

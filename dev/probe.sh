@@ -20,13 +20,28 @@ if [[ " $* " =~ \ (memory|mps)\  ]] && [ ! -x build/bin/test_allreduce ]; then
   { cmake -S . -B build -G Ninja && ninja -C build; } > "$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; exit 1; }
 fi
 echo "build: $((SECONDS - t0)) s" >> "$S"
+# $OUT/mm: dev/module_memory.c
+build_mm() { cc -O2 dev/module_memory.c -I"$cuda/include" -L"$cuda/lib64/stubs" -lcuda -o "$OUT/mm"; }
+# $OUT/NAME.cubin: the device code of BUILD_DIR/lib/libnvrar.so
+nvrar_cubin() { (cd "$OUT" && cuobjdump -xelf all "$OLDPWD/$1/lib/libnvrar.so" > /dev/null && mv libnvrar*.cubin "$2.cubin"); }
+# build-probe/codeV.cubin unless carried: V is N (N small kernels, dev/code_size.py), Np (beside one
+# that calls printf) or Ns (that, linked with dev/vprintf_stub.ptx: no vprintf import left)
+code_cubin() {
+  local v=$1 n=${1%[ps]} c=build-probe/code$1.cubin
+  [ -f "$c" ] && return 0
+  mkdir -p build-probe && python3 dev/code_size.py "$n" $([ "$n" != "$v" ] && echo --printf) > "$OUT/c$v.cu" || return 1
+  if [ "${v: -1}" = s ]; then
+    nvcc -arch=sm_90 -rdc=true -c "$OUT/c$v.cu" -o "$OUT/c$v.o" && nvcc -arch=sm_90 -rdc=true -c dev/vprintf_stub.ptx -o "$OUT/stub.o" &&
+      nvcc -arch=sm_90 -dlink -cubin "$OUT/c$v.o" "$OUT/stub.o" -o "$c"
+  else
+    nvcc -cubin -arch=sm_90 "$OUT/c$v.cu" -o "$c"
+  fi
+}
 for what in "$@"; do
   t=$SECONDS
   case $what in
   memory)
-    cc -O2 dev/module_memory.c -I"$cuda/include" -L"$cuda/lib64/stubs" -lcuda -o "$OUT/mm" &&
-      nvcc -cubin -arch=sm_90 dev/lmem_kernels.cu -o "$OUT/k.cubin" &&
-      (cd "$OUT" && cuobjdump -xelf all "$OLDPWD/build/lib/libnvrar.so" > /dev/null && mv libnvrar*.cubin nvrar.cubin)
+    build_mm && nvcc -cubin -arch=sm_90 dev/lmem_kernels.cu -o "$OUT/k.cubin" && nvrar_cubin build nvrar
     K=$OUT/k.cubin N=$OUT/nvrar.cubin
     anchor=_Z19nvrar_module_anchorv ring=_ZN5nvrar11ring_kernelIfLi0EEEv17nvrar_kernel_args
     {
@@ -44,12 +59,8 @@ for what in "$@"; do
     # a fresh context (lazily, cuModuleLoad loads no code: the first probe, 2026-12-07, read 0 MiB for
     # all): what the driver's module memory grows with. Eager, 1x H100, 2026-12-07: 0 / 2 / 4 / 18 MiB
     # for 0.25 / 1.0 / 3.9 / 15.6 MB of code.
-    for v in 25 100 400 1600 100p; do
-      [ -f build-probe/code$v.cubin ] && continue
-      mkdir -p build-probe && python3 dev/code_size.py ${v%p} $([ "${v%p}" != "$v" ] && echo --printf) > "$OUT/c$v.cu" &&
-        nvcc -cubin -arch=sm_90 "$OUT/c$v.cu" -o build-probe/code$v.cubin
-    done
-    cc -O2 dev/module_memory.c -I"$cuda/include" -L"$cuda/lib64/stubs" -lcuda -o "$OUT/mm"
+    for v in 25 100 400 1600 100p; do code_cubin $v; done
+    build_mm
     for c in $(ls build-probe/code*.cubin | sort -V); do
       echo "$(basename "$c") $(stat -c %s "$c") B, eager: $(CUDA_MODULE_LOADING=EAGER "$OUT/mm" load:$c | awk '/^load:/{print $2}') MiB" >> "$S"
     done;;
@@ -57,25 +68,14 @@ for what in "$@"; do
     # a module that calls printf took 64 MiB more than one that does not (codesize, 2026-12-07: 66.0
     # against 2.0 MiB for 1 MB of code): is it the printf FIFO or the malloc heap, and does lowering a
     # limit before the load shrink it? Then libnvrar's own cubin (from build/, when built) the same way.
-    [ -f build-probe/code100p.cubin ] || { python3 dev/code_size.py 100 --printf > "$OUT/c100p.cu" &&
-      mkdir -p build-probe && nvcc -cubin -arch=sm_90 "$OUT/c100p.cu" -o build-probe/code100p.cubin; }
-    cc -O2 dev/module_memory.c -I"$cuda/include" -L"$cuda/lib64/stubs" -lcuda -o "$OUT/mm"
-    # the same kernels linked with dev/vprintf_stub.ptx: no vprintf import left in the cubin
-    [ -f build-probe/code100s.cubin ] || { python3 dev/code_size.py 100 --printf > "$OUT/c100s.cu" &&
-      nvcc -arch=sm_90 -rdc=true -c "$OUT/c100s.cu" -o "$OUT/c100s.o" && nvcc -arch=sm_90 -rdc=true -c dev/vprintf_stub.ptx -o "$OUT/stub.o" &&
-      nvcc -arch=sm_90 -dlink -cubin "$OUT/c100s.o" "$OUT/stub.o" -o build-probe/code100s.cubin; }
+    code_cubin 100p; code_cubin 100s  # the second: the first linked with the stub
+    build_mm
     cubins="build-probe/code100p.cubin build-probe/code100s.cubin"
-    if [ -f build/lib/libnvrar.so ]; then
-      (cd "$OUT" && cuobjdump -xelf all "$OLDPWD/build/lib/libnvrar.so" > /dev/null && mv libnvrar*.cubin nvrar.cubin) &&
-        cubins="$cubins $OUT/nvrar.cubin"
-    fi
+    [ -f build/lib/libnvrar.so ] && nvrar_cubin build nvrar && cubins="$cubins $OUT/nvrar.cubin"
     # and the library built with -DNVRAR_LAB_NO_DEVICE_PRINTF=ON (the stub in its device link)
     { cmake -S . -B build-noprintf -G Ninja -DNVRAR_LAB_NO_DEVICE_PRINTF=ON && ninja -C build-noprintf nvrar test_allreduce; } \
       > "$OUT/noprintf.build.log" 2>&1 || tail -5 "$OUT/noprintf.build.log" >> "$S"
-    if [ -f build-noprintf/lib/libnvrar.so ]; then
-      (cd "$OUT" && cuobjdump -xelf all "$OLDPWD/build-noprintf/lib/libnvrar.so" > /dev/null && mv libnvrar*.cubin nvrar-noprintf.cubin) &&
-        cubins="$cubins $OUT/nvrar-noprintf.cubin"
-    fi
+    [ -f build-noprintf/lib/libnvrar.so ] && nvrar_cubin build-noprintf nvrar-noprintf && cubins="$cubins $OUT/nvrar-noprintf.cubin"
     for c in $cubins; do
       for first in "" printf:65536 heap:1048576 "printf:65536 heap:1048576"; do
         echo "== $(basename "$c"), eager, ${first:-default limits} first" >> "$S"

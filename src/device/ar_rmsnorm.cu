@@ -266,8 +266,7 @@ __global__ void __launch_bounds__(NORM_THREADS) twoshot_rmsnorm_kernel(nvrar_ker
  * the rows beyond): 1x H100, 2026-12-07, 512 rows of 8192 bf16 in 7.03 us against 8.20 with 128
  * blocks. */
 constexpr uint64_t ADD_NORM_MAX_GRID = 1024;
-static int norm_grid(uint64_t rows) { return (int)(rows < NVRAR_MAX_BLOCKS ? rows : NVRAR_MAX_BLOCKS); }
-static int add_norm_grid(uint64_t rows) { return (int)(rows < ADD_NORM_MAX_GRID ? rows : ADD_NORM_MAX_GRID); }
+static int norm_grid(uint64_t rows, uint64_t most = NVRAR_MAX_BLOCKS) { return (int)(rows < most ? rows : most); }
 
 }  // namespace nvrar
 
@@ -276,7 +275,7 @@ extern "C" int nvrar_launch_add_rmsnorm(const nvrar_norm_args_t *n, const void *
   if (!n->rows) return 0;
   cudaStream_t s = (cudaStream_t)stream;
   const uint4 *in = static_cast<const uint4 *>(sums);
-  NVRAR_SWITCH_DTYPE(dtype, T, return launch(add_rmsnorm_kernel<T>, add_norm_grid(n->rows), NORM_THREADS, s, n->pdl, *n, in));
+  NVRAR_SWITCH_DTYPE(dtype, T, return launch(add_rmsnorm_kernel<T>, norm_grid(n->rows, ADD_NORM_MAX_GRID), NORM_THREADS, s, n->pdl, *n, in));
   return (int)cudaErrorInvalidValue;
 }
 

@@ -25,14 +25,16 @@ build_mm() { cc -O2 dev/module_memory.c -I"$cuda/include" -L"$cuda/lib64/stubs" 
 # $OUT/NAME.cubin: the device code of BUILD_DIR/lib/libnvrar.so
 nvrar_cubin() { (cd "$OUT" && cuobjdump -xelf all "$OLDPWD/$1/lib/libnvrar.so" > /dev/null && mv libnvrar*.cubin "$2.cubin"); }
 # build-probe/codeV.cubin unless carried: V is N (N small kernels, dev/code_size.py), Np (beside one
-# that calls printf) or Ns (that, linked with dev/vprintf_stub.ptx: no vprintf import left)
+# that calls printf) or Ns (that, linked with src/device/vprintf.ptx: no vprintf import left)
 code_cubin() {
   local v=$1 n=${1%[ps]} c=build-probe/code$1.cubin
   [ -f "$c" ] && return 0
   mkdir -p build-probe && python3 dev/code_size.py "$n" $([ "$n" != "$v" ] && echo --printf) > "$OUT/c$v.cu" || return 1
   if [ "${v: -1}" = s ]; then
-    nvcc -arch=sm_90 -rdc=true -c "$OUT/c$v.cu" -o "$OUT/c$v.o" && nvcc -arch=sm_90 -rdc=true -c dev/vprintf_stub.ptx -o "$OUT/stub.o" &&
-      nvcc -arch=sm_90 -dlink -cubin "$OUT/c$v.o" "$OUT/stub.o" -o "$c"
+    echo '#include "device/message.cuh"' > "$OUT/at.cu" # the pointer the vprintf reads
+    nvcc -arch=sm_90 -rdc=true -c "$OUT/c$v.cu" -o "$OUT/c$v.o" && nvcc -arch=sm_90 -rdc=true -c src/device/vprintf.ptx -o "$OUT/stub.o" &&
+      nvcc -arch=sm_90 -rdc=true -Isrc -c "$OUT/at.cu" -o "$OUT/at.o" &&
+      nvcc -arch=sm_90 -dlink -cubin "$OUT/c$v.o" "$OUT/stub.o" "$OUT/at.o" -o "$c"
   else
     nvcc -cubin -arch=sm_90 "$OUT/c$v.cu" -o "$c"
   fi
@@ -72,8 +74,8 @@ for what in "$@"; do
     build_mm
     cubins="build-probe/code100p.cubin build-probe/code100s.cubin"
     [ -f build/lib/libnvrar.so ] && nvrar_cubin build nvrar && cubins="$cubins $OUT/nvrar.cubin"
-    # and the library built with -DNVRAR_LAB_NO_DEVICE_PRINTF=ON (the stub in its device link)
-    { cmake -S . -B build-noprintf -G Ninja -DNVRAR_LAB_NO_DEVICE_PRINTF=ON && ninja -C build-noprintf nvrar test_allreduce; } \
+    # and the library built with -DNVRAR_DEVICE_PRINTF=OFF (src/device/vprintf.ptx in its device link)
+    { cmake -S . -B build-noprintf -G Ninja -DNVRAR_DEVICE_PRINTF=OFF && ninja -C build-noprintf nvrar test_allreduce; } \
       > "$OUT/noprintf.build.log" 2>&1 || tail -5 "$OUT/noprintf.build.log" >> "$S"
     [ -f build-noprintf/lib/libnvrar.so ] && nvrar_cubin build-noprintf nvrar-noprintf && cubins="$cubins $OUT/nvrar-noprintf.cubin"
     for c in $cubins; do

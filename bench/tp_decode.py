@@ -29,7 +29,9 @@ MODES = ["none", "nccl", "symm", "nvrar", "nvrar_fused"]
 class Layer:
     """One TP shard of a decoder layer: attention over a static KV cache, then the MLP."""
 
-    def __init__(self, a, tp, gen, dt):
+    def __init__(self, a, tp, gen, norm_gen, dt):
+        """gen: this rank's shards; norm_gen: the same on every rank (the norms' weights are replicated,
+        as in a TP model, so the activations after each all-reduce agree across ranks)."""
         hd = a.hidden // a.heads
         self.qh, self.kvh, self.hd, self.ctx = a.heads // tp, max(a.kv_heads // tp, 1), hd, a.ctx
         inter = a.intermediate // tp
@@ -38,8 +40,8 @@ class Layer:
         self.wo = self.w(self.qh * hd, a.hidden)
         self.wgu = self.w(a.hidden, 2 * inter)
         self.wd = self.w(inter, a.hidden)
-        self.norm1 = (1 + self.w(a.hidden) * 5).to(dt)
-        self.norm2 = (1 + self.w(a.hidden) * 5).to(dt)
+        self.norm1 = (1 + torch.randn(a.hidden, generator=norm_gen, device="cuda") * 0.1).to(dt)
+        self.norm2 = (1 + torch.randn(a.hidden, generator=norm_gen, device="cuda") * 0.1).to(dt)
         self.k = self.v = None
 
     def w(self, *shape):
@@ -159,7 +161,8 @@ def main():
     dt = torch.bfloat16
     rows = []
     gen = torch.Generator(device="cuda").manual_seed(1000 + rank)  # each rank its own shards
-    layers = [Layer(args, tp, gen, dt) for _ in range(args.layers)]
+    norm_gen = torch.Generator(device="cuda").manual_seed(999)  # the norms' weights: every rank the same
+    layers = [Layer(args, tp, gen, norm_gen, dt) for _ in range(args.layers)]
     for batch in [int(b) for b in args.batches.split(",")]:
         for layer in layers:
             layer.set_batch(batch)

@@ -14,7 +14,7 @@ nvshmem=$(python3 -c "import nvidia.nvshmem as m; print(list(m.__path__)[0])")
 export LD_LIBRARY_PATH="$nvshmem/lib:$PWD/build/lib:${LD_LIBRARY_PATH:-}"
 cuda=$(dirname "$(dirname "$(command -v nvcc)")")
 t0=$SECONDS
-# memory and mps use the tree's own build (printf uses it when there, and builds build-noprintf); codesize and
+# memory and mps use the tree's own build (printf uses it when there); codesize and
 # broken build what they need
 if [[ " $* " =~ \ (memory|mps)\  ]] && [ ! -x build/bin/test_allreduce ]; then
   { cmake -S . -B build -G Ninja && ninja -C build; } > "$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; exit 1; }
@@ -25,16 +25,14 @@ build_mm() { cc -O2 dev/module_memory.c -I"$cuda/include" -L"$cuda/lib64/stubs" 
 # $OUT/NAME.cubin: the device code of BUILD_DIR/lib/libnvrar.so
 nvrar_cubin() { (cd "$OUT" && cuobjdump -xelf all "$OLDPWD/$1/lib/libnvrar.so" > /dev/null && mv libnvrar*.cubin "$2.cubin"); }
 # build-probe/codeV.cubin unless carried: V is N (N small kernels, dev/code_size.py), Np (beside one
-# that calls printf) or Ns (that, linked with src/device/vprintf.ptx: no vprintf import left)
+# that calls printf) or Ns (that, linked with dev/vprintf_stub.ptx: no vprintf import left)
 code_cubin() {
   local v=$1 n=${1%[ps]} c=build-probe/code$1.cubin
   [ -f "$c" ] && return 0
   mkdir -p build-probe && python3 dev/code_size.py "$n" $([ "$n" != "$v" ] && echo --printf) > "$OUT/c$v.cu" || return 1
   if [ "${v: -1}" = s ]; then
-    echo '#include "device/message.cuh"' > "$OUT/at.cu" # the pointer the vprintf reads
-    nvcc -arch=sm_90 -rdc=true -c "$OUT/c$v.cu" -o "$OUT/c$v.o" && nvcc -arch=sm_90 -rdc=true -c src/device/vprintf.ptx -o "$OUT/stub.o" &&
-      nvcc -arch=sm_90 -rdc=true -Isrc -c "$OUT/at.cu" -o "$OUT/at.o" &&
-      nvcc -arch=sm_90 -dlink -cubin "$OUT/c$v.o" "$OUT/stub.o" "$OUT/at.o" -o "$c"
+    nvcc -arch=sm_90 -rdc=true -c "$OUT/c$v.cu" -o "$OUT/c$v.o" && nvcc -arch=sm_90 -rdc=true -c dev/vprintf_stub.ptx -o "$OUT/stub.o" &&
+      nvcc -arch=sm_90 -dlink -cubin "$OUT/c$v.o" "$OUT/stub.o" -o "$c"
   else
     nvcc -cubin -arch=sm_90 "$OUT/c$v.cu" -o "$c"
   fi
@@ -67,31 +65,28 @@ for what in "$@"; do
       echo "$(basename "$c") $(stat -c %s "$c") B, eager: $(CUDA_MODULE_LOADING=EAGER "$OUT/mm" load:$c | awk '/^load:/{print $2}') MiB" >> "$S"
     done;;
   printf)
-    # a module that calls printf took 64 MiB more than one that does not (codesize, 2026-12-07: 66.0
-    # against 2.0 MiB for 1 MB of code): is it the printf FIFO or the malloc heap, and does lowering a
-    # limit before the load shrink it? Then libnvrar's own cubin (from build/, when built) the same way.
+    # A module that imports vprintf costs the driver 64 MiB, once per context (codesize: 66.0 against
+    # 2.0 MiB). Lowering the printf FIFO or the malloc heap limit first changed nothing, and the same
+    # kernels linked with a vprintf that prints nothing (vprintf_stub.ptx) took 4 MiB (1x H100,
+    # 2026-12-07 #3). libnvrar linked with such a stub loaded in 26 MiB instead of 88, yet init took the
+    # same at 1-8 ranks: NVSHMEM's host library holds a module of its own that imports vprintf too.
+    # Here: each cubin alone, then NVSHMEM's and libnvrar's in one context, in both orders.
     code_cubin 100p; code_cubin 100s  # the second: the first linked with the stub
     build_mm
     cubins="build-probe/code100p.cubin build-probe/code100s.cubin"
     [ -f build/lib/libnvrar.so ] && nvrar_cubin build nvrar && cubins="$cubins $OUT/nvrar.cubin"
-    # and the library built with -DNVRAR_DEVICE_PRINTF=OFF (src/device/vprintf.ptx in its device link)
-    { cmake -S . -B build-noprintf -G Ninja -DNVRAR_DEVICE_PRINTF=OFF && ninja -C build-noprintf nvrar test_allreduce; } \
-      > "$OUT/noprintf.build.log" 2>&1 || tail -5 "$OUT/noprintf.build.log" >> "$S"
-    [ -f build-noprintf/lib/libnvrar.so ] && nvrar_cubin build-noprintf nvrar-noprintf && cubins="$cubins $OUT/nvrar-noprintf.cubin"
+    (cd "$OUT" && cuobjdump -xelf all "$(ls "$nvshmem"/lib/libnvshmem_host.so* | head -1)" > /dev/null) &&
+      mv "$(ls "$OUT"/libnvshmem_host*sm_90*.cubin | head -1)" "$OUT/nvshmem_host.cubin" && rm -f "$OUT"/libnvshmem_host*.cubin &&
+      cubins="$cubins $OUT/nvshmem_host.cubin"
     for c in $cubins; do
-      for first in "" printf:65536 heap:1048576 "printf:65536 heap:1048576"; do
-        echo "== $(basename "$c"), eager, ${first:-default limits} first" >> "$S"
-        CUDA_MODULE_LOADING=EAGER "$OUT/mm" $first load:$c >> "$S" 2>&1
-      done
+      echo "== $(basename "$c"), eager: $(CUDA_MODULE_LOADING=EAGER "$OUT/mm" load:$c | awk '/^load:/{print $2}') MiB" >> "$S"
     done
-    # init's device memory per process (the tests' own line; at 2-8 ranks all ranks on the GPU), both builds
-    for b in build build-noprintf; do
-      [ -x $b/bin/test_allreduce ] || continue
-      for n in 1 2 4 8; do
-        echo "$b, $n rank(s): $(LD_LIBRARY_PATH="$nvshmem/lib:$PWD/$b/lib" NVRAR_SHARE_GPUS=1 NVRAR_TEST_QUICK=1 NVRAR_TEST_MAX_BYTES=4096 \
-          timeout 120 $b/bin/test_allreduce -g $n 2>&1 | grep -o 'device memory taken by init [0-9]* MiB' | head -1)" >> "$S"
-      done
-    done;;
+    if [ -f "$OUT/nvrar.cubin" ] && [ -f "$OUT/nvshmem_host.cubin" ]; then
+      echo "== NVSHMEM's module, then libnvrar's (eager)" >> "$S"
+      CUDA_MODULE_LOADING=EAGER "$OUT/mm" load:$OUT/nvshmem_host.cubin load:$OUT/nvrar.cubin >> "$S" 2>&1
+      echo "== libnvrar's, then NVSHMEM's (eager)" >> "$S"
+      CUDA_MODULE_LOADING=EAGER "$OUT/mm" load:$OUT/nvrar.cubin load:$OUT/nvshmem_host.cubin >> "$S" 2>&1
+    fi;;
   mps)
     export CUDA_MPS_PIPE_DIRECTORY=/tmp/nvrar-mps/pipe CUDA_MPS_LOG_DIRECTORY=/tmp/nvrar-mps/log
     mkdir -p $CUDA_MPS_PIPE_DIRECTORY $CUDA_MPS_LOG_DIRECTORY

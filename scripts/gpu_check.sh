@@ -138,6 +138,13 @@ memory_table() {
     printf 'torch %s: %s; %s; %s\n' "$w" "$(grep -ohE 'device module load took [0-9]+ MiB' "$LOGS/memory.torch.$w.log" | head -1)" \
       "$(grep -ohE 'NVSHMEM init took [0-9]+ MiB' "$LOGS/memory.torch.$w.log" | head -1)" \
       "$(grep -ohE 'Communicator.. took [0-9]+ MiB.*|Error.*' "$LOGS/memory.torch.$w.log" | head -1)" | tee -a "$summary"
+    # and at 2, 4, 8 ranks sharing the GPUs there are (per rank: the GPU's loss over its ranks)
+    for n in 2 4 8; do
+      NVRAR_SHARE_GPUS=1 PYTHONPATH=python NVRAR_LIBRARY="$BUILD/lib/libnvrar.so" timeout 180 \
+        torchrun --nproc_per_node=$n bench/init_memory_torch.py $w > "$LOGS/memory.torch.$w.n$n.log" 2>&1
+      printf 'torch %s, %d ranks: %s\n' "$w" "$n" \
+        "$(grep -ohE 'Communicator.. took [0-9]+ MiB.*|Error.*' "$LOGS/memory.torch.$w.n$n.log" | head -1)" | tee -a "$summary"
+    done
   done
 }
 

@@ -178,12 +178,6 @@ static nvrar_result_t check_device_buffer(const void *ptr, int device, const cha
 /* A kernel's timeout or mismatch, or an abort, recorded on the communicator fails every later collective call. */
 static nvrar_result_t check_healthy(nvrar_comm_t comm, const char *fn) {
   nvrar_result_t async = nvrar_comm_async_error(comm);
-  int message_arg = 0;
-  if (async == NVRAR_ERR_TIMEOUT && nvrar_shmem_device_message(&message_arg))
-    return nvrar_error(NVRAR_ERR_TIMEOUT, "%s: an earlier call on rank %d timed out waiting for a peer, after NVSHMEM's "
-                                          "device code reported an error (%d: in NVSHMEM 3.4 its one device message, "
-                                          "\"ibgda_poll_cq failed with error=%%d\", from its InfiniBand GPU transport); "
-                                          "abort the communicator", fn, comm->rank, message_arg);
   if (async == NVRAR_ERR_TIMEOUT)
     return nvrar_error(NVRAR_ERR_TIMEOUT, "%s: an earlier call on rank %d timed out waiting for a peer; abort the "
                                           "communicator", fn, comm->rank);

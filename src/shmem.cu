@@ -8,9 +8,6 @@
 #include <string.h>
 
 #include "shmem.h"
-#ifdef NVRAR_DEVICE_MESSAGES_RECORDED
-#include "device/message.cuh"
-#endif
 
 /* Never launched: its attributes make CUDA load this library's device module. */
 __global__ void nvrar_module_anchor() {}
@@ -23,31 +20,9 @@ __global__ void nvrar_gather_kernel(const char *area, char *out, size_t bytes, i
 
 extern "C" {
 
-#ifdef NVRAR_DEVICE_MESSAGES_RECORDED
-static volatile unsigned *message_record; /* NVSHMEM's device messages, recorded in place of printed */
-
-static cudaError_t point_device_messages(void) {
-  return message_record ? cudaSuccess : nvrar_device_message_point(&message_record);
-}
-
-int nvrar_shmem_device_message(int *first_arg) {
-  if (!message_record || !message_record[0]) return 0;
-  *first_arg = (int)message_record[1];
-  return 1;
-}
-#else
-static cudaError_t point_device_messages(void) { return cudaSuccess; }
-
-int nvrar_shmem_device_message(int *first_arg) {
-  (void)first_arg;
-  return 0; /* printed by the driver */
-}
-#endif
-
 int nvrar_shmem_load_module(void) {
   cudaFuncAttributes attr;
-  cudaError_t e = cudaFuncGetAttributes(&attr, nvrar_module_anchor);
-  return (int)(e != cudaSuccess ? e : point_device_messages());
+  return (int)cudaFuncGetAttributes(&attr, nvrar_module_anchor);
 }
 
 int nvrar_shmem_uniqueid_bytes(void) { return (int)sizeof(nvshmemx_uniqueid_t); }

@@ -8,8 +8,7 @@
 extern "C" {
 #endif
 
-/* Loads the library's device module (kernels + NVSHMEM device code) and points its message record
- * (nvrar_shmem_device_message) to host-mapped memory, once a process; a cudaError_t. */
+/* Loads the library's device module (kernels + NVSHMEM device code); a cudaError_t. */
 int nvrar_shmem_load_module(void);
 int nvrar_shmem_uniqueid_bytes(void);
 int nvrar_shmem_get_uniqueid(void *out);
@@ -33,10 +32,6 @@ void nvrar_shmem_barrier_all(void);
 /* Collective helper: out (symmetric) gets every pe's `bytes` at the symmetric `area`, in pe order; a
  * cudaError_t. */
 int nvrar_shmem_gather(const void *area, void *out, size_t bytes, int npes);
-/* 1 if NVSHMEM's device code tried to print a message in this process, recorded in place of printing
- * (src/device/vprintf.ptx), with the latest one's first argument in *first_arg; else 0, also where
- * the build prints them (NVRAR_DEVICE_PRINTF). Reads host memory only: never waits on the device. */
-int nvrar_shmem_device_message(int *first_arg);
 
 #ifdef __cplusplus
 }

@@ -143,8 +143,10 @@ int main(int argc, char **argv) {
   MP_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   /* the fused one-shot up to one-shot's sizes (64 KiB at 3-8 ranks, 512 KiB at 2), past them the
    * all-reduce then add + norm; odd row counts; hidden sizes that are and are not 256 packs */
-  const shape_t half_shapes[] = {{1, 8}, {3, 1016}, {5, 4096}, {1, 8192}, {24, 8192}, {1, 65536}};
-  const shape_t float_shapes[] = {{1, 4}, {3, 1020}, {5, 4096}, {12, 8192}};
+  /* 1100 and 1030 rows: more than the add + norm's 1024 blocks and the fused kernels' grids, so
+   * blocks take several rows in turn */
+  const shape_t half_shapes[] = {{1, 8}, {3, 1016}, {5, 4096}, {1, 8192}, {24, 8192}, {1, 65536}, {1100, 136}};
+  const shape_t float_shapes[] = {{1, 4}, {3, 1020}, {5, 4096}, {12, 8192}, {1030, 68}};
   unsigned long long failures = 0, cases = 0;
   uint32_t seed = 500;
   for (int dtype = 0; dtype < NVRAR_NUM_DTYPES; dtype++) {

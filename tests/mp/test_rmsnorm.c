@@ -144,7 +144,7 @@ int main(int argc, char **argv) {
   /* the fused one-shot up to one-shot's sizes (64 KiB at 3-8 ranks, 512 KiB at 2), past them the
    * all-reduce then add + norm; odd row counts; hidden sizes that are and are not 256 packs */
   /* 1100 and 1030 rows: more than the add + norm's 1024 blocks and the fused kernels' grids, so
-   * blocks take several rows in turn */
+   * blocks take several rows in turn; out of place only (the shared tier's time is spent elsewhere) */
   const shape_t half_shapes[] = {{1, 8}, {3, 1016}, {5, 4096}, {1, 8192}, {24, 8192}, {1, 65536}, {1100, 136}};
   const shape_t float_shapes[] = {{1, 4}, {3, 1020}, {5, 4096}, {12, 8192}, {1030, 68}};
   unsigned long long failures = 0, cases = 0;
@@ -154,7 +154,7 @@ int main(int argc, char **argv) {
     const size_t count = dtype == NVRAR_FLOAT32 ? sizeof float_shapes / sizeof float_shapes[0]
                                                 : sizeof half_shapes / sizeof half_shapes[0];
     for (size_t i = 0; i < count; i++) {
-      for (int variant = 0; variant < 3; variant++) { /* out of place, in place, in place from a graph */
+      for (int variant = 0; variant < (shapes[i].rows > 1024 ? 1 : 3); variant++) { /* out of place, in place, in place from a graph */
         unsigned long long digest = 0;
         unsigned long long wrong = mp_sum(&job, run_case(&job, comm, s, dtype, shapes[i], variant > 0, variant == 2,
                                                           seed, &digest));

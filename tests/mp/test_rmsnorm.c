@@ -154,7 +154,8 @@ int main(int argc, char **argv) {
     const size_t count = dtype == NVRAR_FLOAT32 ? sizeof float_shapes / sizeof float_shapes[0]
                                                 : sizeof half_shapes / sizeof half_shapes[0];
     for (size_t i = 0; i < count; i++) {
-      for (int variant = 0; variant < (shapes[i].rows > 1024 ? 1 : 3); variant++) { /* out of place, in place, in place from a graph */
+      const int variants = shapes[i].rows > 1024 ? 1 : 3; /* out of place, in place, in place from a graph */
+      for (int variant = 0; variant < variants; variant++) {
         unsigned long long digest = 0;
         unsigned long long wrong = mp_sum(&job, run_case(&job, comm, s, dtype, shapes[i], variant > 0, variant == 2,
                                                           seed, &digest));

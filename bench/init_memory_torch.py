@@ -22,7 +22,7 @@ if sys.argv[1:] not in (["warm"], ["cold"]):
 ranks = int(os.environ.get("WORLD_SIZE", "1"))
 rank = int(os.environ.get("RANK", "0"))
 ngpu = torch.cuda.device_count()
-torch.cuda.set_device(rank % ngpu)
+torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")) % ngpu)
 torch.cuda.init()
 torch.empty(1, device="cuda")
 if sys.argv[1:] == ["warm"]:

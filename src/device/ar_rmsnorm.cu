@@ -275,7 +275,8 @@ extern "C" int nvrar_launch_add_rmsnorm(const nvrar_norm_args_t *n, const void *
   if (!n->rows) return 0;
   cudaStream_t s = (cudaStream_t)stream;
   const uint4 *in = static_cast<const uint4 *>(sums);
-  NVRAR_SWITCH_DTYPE(dtype, T, return launch(add_rmsnorm_kernel<T>, norm_grid(n->rows, ADD_NORM_MAX_GRID), NORM_THREADS, s, n->pdl, *n, in));
+  NVRAR_SWITCH_DTYPE(dtype, T,
+    return launch(add_rmsnorm_kernel<T>, norm_grid(n->rows, ADD_NORM_MAX_GRID), NORM_THREADS, s, n->pdl, *n, in));
   return (int)cudaErrorInvalidValue;
 }
 

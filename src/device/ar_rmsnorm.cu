@@ -27,7 +27,10 @@ namespace nvrar {
 constexpr int NORM_THREADS = 256, NORM_WARPS = NORM_THREADS / 32;
 
 /* The row's sum of squares as the header defines it: per-thread fmaf over its packs (already in
- * acc), a butterfly in each warp, then the warps' sums in order. Every thread gets the same value. */
+ * acc), a butterfly in each warp, then the warps' sums in order. Every thread gets the same value.
+ * The caller puts a barrier between this and the block's next row (warp_sums is written again):
+ * the fused kernels have one there anyway, the add + norm alone only where the block has a next row
+ * (at most 1024 rows it has none: one barrier a row, not two). */
 __device__ __forceinline__ float row_sum_of_squares(float acc, float *warp_sums) {
 #pragma unroll
   for (int m = 16; m >= 1; m >>= 1) acc = __fadd_rn(acc, __shfl_xor_sync(0xffffffffu, acc, m));
@@ -36,7 +39,6 @@ __device__ __forceinline__ float row_sum_of_squares(float acc, float *warp_sums)
   float ss = warp_sums[0];
 #pragma unroll
   for (int w = 1; w < NORM_WARPS; w++) ss = __fadd_rn(ss, warp_sums[w]);
-  __syncthreads(); /* warp_sums is free for the next row */
   return ss;
 }
 
@@ -125,13 +127,15 @@ __device__ __forceinline__ void poison_rows(const nvrar_norm_args_t &n, bool ok)
 
 /* At most 64 registers, so that 4 blocks fit on an SM and 512 rows run in one wave on 132 SMs: the
  * lab's kernel ran at 63 (7.03 us for 512 rows of 8192 bf16, 1x H100); unbounded, this one took 71
- * (3 blocks an SM). float spills 8 bytes under the bound. */
+ * (3 blocks an SM). No spill under the bound (ptxas, CUDA 13.0). */
 template <typename T>
 __global__ void __launch_bounds__(NORM_THREADS, 4) add_rmsnorm_kernel(nvrar_norm_args_t n, const uint4 *sums) {
   grid_dependency_sync(n.pdl);
   __shared__ float warp_sums[NORM_WARPS];
-  for (uint64_t row = blockIdx.x; row < n.rows; row += gridDim.x)
+  for (uint64_t row = blockIdx.x; row < n.rows; row += gridDim.x) {
     norm_row<T>(n, row, warp_sums, [&](uint64_t k) { return sums[row * n.row_packs + k]; });
+    if (row + gridDim.x < n.rows) __syncthreads(); /* warp_sums is read by all before the next row */
+  }
 }
 
 template <typename T, int NRANKS>
@@ -176,7 +180,7 @@ __global__ void __launch_bounds__(NORM_THREADS) oneshot_rmsnorm_kernel(nvrar_ker
         }
         return repack<T>(acc);
       });
-      ok = __syncthreads_and(row_ok);
+      ok = __syncthreads_and(row_ok); /* also frees warp_sums for the next row */
     }
   }
   poison_rows(n, ok);
@@ -232,7 +236,8 @@ __global__ void __launch_bounds__(NORM_THREADS) twoshot_rmsnorm_kernel(nvrar_ker
                              r == 0);
         return repack<T>(acc);
       });
-      __syncthreads(); /* the row's out and residual, written by norm_row's threads, are complete */
+      __syncthreads(); /* the row's out and residual, written by norm_row's threads, are complete (and
+                          * warp_sums is free for the next row) */
 #pragma unroll
       for (int i = 1; i < NRANKS; i++) {
         uint4 *dst = static_cast<uint4 *>(a.stage[(a.rank + i) % NRANKS]) + gather + (uint64_t)a.rank * a.slice_cap;

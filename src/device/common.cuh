@@ -20,6 +20,8 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
+#include <type_traits>
+
 #include "../algo/chunk.h"
 #include "launch.h"
 #include "nvrar.h"
@@ -134,16 +136,42 @@ template <typename T> struct Pack {
 };
 
 template <typename T> __device__ __forceinline__ void unpack(uint4 raw, Pack<T> &out) {
-  const T *e = reinterpret_cast<const T *>(&raw);
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) { /* bf16: the float's upper half, one op */
+    const uint32_t *w = reinterpret_cast<const uint32_t *>(&raw);
 #pragma unroll
-  for (int k = 0; k < Pack<T>::N; k++) out.v[k] = to_float(e[k]);
+    for (int k = 0; k < Pack<T>::N; k += 2) {
+      out.v[k] = __uint_as_float(w[k / 2] << 16);
+      out.v[k + 1] = __uint_as_float(w[k / 2] & 0xffff0000u);
+    }
+  } else {
+    const T *e = reinterpret_cast<const T *>(&raw);
+#pragma unroll
+    for (int k = 0; k < Pack<T>::N; k++) out.v[k] = to_float(e[k]);
+  }
+}
+
+/* Two elements rounded to nearest, each on its own: the same bits as from_float twice, in one
+ * conversion instruction (F2FP) where from_float takes a conversion and a byte permute each. */
+__device__ __forceinline__ uint32_t from_float2(__half, float lo, float hi) {
+  const __half2 h = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t *>(&h);
+}
+__device__ __forceinline__ uint32_t from_float2(__nv_bfloat16, float lo, float hi) {
+  const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t *>(&h);
 }
 
 template <typename T> __device__ __forceinline__ uint4 repack(const Pack<T> &in) {
   uint4 raw;
-  T *e = reinterpret_cast<T *>(&raw);
+  if constexpr (sizeof(T) == 2) {
+    uint32_t *w = reinterpret_cast<uint32_t *>(&raw);
 #pragma unroll
-  for (int k = 0; k < Pack<T>::N; k++) e[k] = from_float<T>(in.v[k]);
+    for (int k = 0; k < Pack<T>::N; k += 2) w[k / 2] = from_float2(T(), in.v[k], in.v[k + 1]);
+  } else {
+    T *e = reinterpret_cast<T *>(&raw);
+#pragma unroll
+    for (int k = 0; k < Pack<T>::N; k++) e[k] = from_float<T>(in.v[k]);
+  }
   return raw;
 }
 

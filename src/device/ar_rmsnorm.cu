@@ -42,19 +42,35 @@ __device__ __forceinline__ float row_sum_of_squares(float acc, float *warp_sums)
   return ss;
 }
 
+/* r = T(float(s) + float(residual)), element by element. For half and bf16 one packed add of the
+ * type itself: the same bits, since a sum of two p-bit numbers rounded to fp32 (24 bits >= 2p + 2)
+ * and then to p bits equals the sum rounded to p bits once (double rounding is innocuous there;
+ * subnormals included, the sum being exact in fp32 when it is that small). Half the instructions. */
+template <typename T> __device__ __forceinline__ uint4 add_packs(uint4 s, uint4 residual) {
+  if constexpr (std::is_same_v<T, float>) {
+    return make_uint4(__float_as_uint(__fadd_rn(__uint_as_float(s.x), __uint_as_float(residual.x))),
+                      __float_as_uint(__fadd_rn(__uint_as_float(s.y), __uint_as_float(residual.y))),
+                      __float_as_uint(__fadd_rn(__uint_as_float(s.z), __uint_as_float(residual.z))),
+                      __float_as_uint(__fadd_rn(__uint_as_float(s.w), __uint_as_float(residual.w))));
+  } else {
+    using T2 = std::conditional_t<std::is_same_v<T, __half>, __half2, __nv_bfloat162>;
+    uint4 r;
+    const T2 *a = reinterpret_cast<const T2 *>(&s), *b = reinterpret_cast<const T2 *>(&residual);
+    T2 *d = reinterpret_cast<T2 *>(&r);
+#pragma unroll
+    for (int i = 0; i < 4; i++) d[i] = __hadd2_rn(a[i], b[i]);
+    return r;
+  }
+}
+
 /* One pack of a row: r = T(s + residual), its rounded elements' squares added to acc in element
  * order (the header's sum takes the rounded r); and out = T(r * inv * weight). */
 template <typename T> __device__ __forceinline__ uint4 add_and_square(uint4 s, uint4 residual, float &acc) {
-  constexpr int N = Pack<T>::N;
-  Pack<T> x, y;
-  unpack<T>(s, x);
-  unpack<T>(residual, y);
-#pragma unroll
-  for (int e = 0; e < N; e++) y.v[e] = __fadd_rn(x.v[e], y.v[e]);
-  const uint4 r = repack<T>(y);
+  const uint4 r = add_packs<T>(s, residual);
+  Pack<T> y;
   unpack<T>(r, y);
 #pragma unroll
-  for (int e = 0; e < N; e++) acc = __fmaf_rn(y.v[e], y.v[e], acc);
+  for (int e = 0; e < Pack<T>::N; e++) acc = __fmaf_rn(y.v[e], y.v[e], acc);
   return r;
 }
 

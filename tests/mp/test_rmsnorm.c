@@ -3,7 +3,8 @@
  * one-shot and two-shot, the all-reduce then add + norm under NVRAR_ALGO=ring or across virtual
  * nodes, the add + norm alone on one rank), in and out of place, and
  * once from a CUDA graph: out and residual bitwise equal to the CPU reference (tools/rmsnorm_ref.c)
- * and the same on every rank, on non-integer data; bad shapes and a weight in host memory refused
+ * and the same on every rank, on non-integer data with subnormals, signed zeros and exact
+ * cancellations at the start of the first row; bad shapes and a weight in host memory refused
  * with nothing written.
  *
  * Run: test_rmsnorm -g N (NVRAR_SHARE_GPUS=1 for more ranks than GPUs). Exit 0/1/77.
@@ -31,6 +32,27 @@ static int folds_in_rank_order(nvrar_comm_t comm, int nranks) {
                              !strcmp(algo, "lamport-twoshot"));
 }
 
+/* The first 64 elements of the input and residual (the start of the first row) made edge cases of
+ * the add: on rank 0 input i is +-(i + 1) subnormal steps (the other ranks add +0, so s is that
+ * exactly), and residual i is, by i % 4, -s (r is +0), a subnormal, -0, or the smallest normals
+ * plus a few steps. The packed add of half and bf16 must round these as the fp32 add does. */
+static int plant_edges(unsigned char *d_in, unsigned char *d_res, size_t n, int dtype, int rank) {
+  const size_t esize = nvrar_dtype_size((nvrar_dtype_t)dtype), k = n < 64 ? n : 64;
+  const uint32_t sign = dtype == NVRAR_FLOAT32 ? 0x80000000u : 0x8000u;
+  const uint32_t min_normal = dtype == NVRAR_FLOAT32 ? 0x00800000u : dtype == NVRAR_FLOAT16 ? 0x0400u : 0x0080u;
+  unsigned char in[64 * 4], res[64 * 4];
+  for (size_t i = 0; i < k; i++) {
+    const uint32_t s = (i % 2 ? sign : 0) | (uint32_t)(i + 1);
+    const uint32_t x = rank == 0 ? s : 0;
+    const uint32_t r = i % 4 == 0 ? s ^ sign : i % 4 == 1 ? (uint32_t)(i + 3) : i % 4 == 2 ? sign : min_normal + (uint32_t)i;
+    memcpy(in + i * esize, &x, esize); /* little-endian: the low bytes hold the element */
+    memcpy(res + i * esize, &r, esize);
+  }
+  MP_CUDA(cudaMemcpy(d_in, in, k * esize, cudaMemcpyHostToDevice));
+  MP_CUDA(cudaMemcpy(d_res, res, k * esize, cudaMemcpyHostToDevice));
+  return 0;
+}
+
 /* One checked call; returns the number of elements of out and residual that differ from the reference:
  * the reference over s = nvrar_all_reduce(input) of this communicator, and over the ranks' inputs
  * themselves where the all-reduce folds in rank order. */
@@ -47,6 +69,8 @@ static unsigned long long run_case(nvrar_job_t *job, nvrar_comm_t comm, cudaStre
   MP_CUDA(nvrar_check_fill_random(d_in, sh.rows * sh.hidden, dtype, job->rank, seed, s));
   MP_CUDA(nvrar_check_fill_random(d_res, sh.rows * sh.hidden, dtype, 0, seed + 1, s)); /* the same on every rank */
   MP_CUDA(nvrar_check_fill_random(d_w, sh.hidden, dtype, 0, seed + 2, s));
+  MP_CUDA(cudaStreamSynchronize(s));
+  MP_EXPECT(plant_edges(d_in, d_res, sh.rows * sh.hidden, dtype, job->rank) == 0);
   if (!inplace) MP_CUDA(cudaMemsetAsync(d_out, 0xff, bytes, s));
   unsigned char *all_in = malloc(bytes * (size_t)job->nranks), *res = malloc(bytes), *w = malloc(wbytes);
   unsigned char *got_out = malloc(bytes), *got_res = malloc(bytes), *ref_out = malloc(bytes);

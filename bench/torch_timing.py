@@ -42,6 +42,30 @@ def graph_us(fn, iters=20, launches=20, reps=5):
     return sorted(times)[reps // 2]
 
 
+def graphs_us(fns, iters=20, launches=20, rounds=11):
+    """graph_us for several functions at once, interleaved: each round times every graph once, in an
+    order that rotates from round to round, so that a drift of clocks or temperature falls on all
+    alike. Returns {name: sorted per-call times of the rounds}; the middle one is the median."""
+    graphs = {name: capture(fn, iters) for name, fn in fns.items()}
+    names = list(graphs)
+    times = {name: [] for name in names}
+    for g in graphs.values():
+        g.replay()
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            torch.cuda.synchronize()
+            dist.barrier()
+            torch.cuda.synchronize()
+            a.record()
+            for _ in range(launches):
+                graphs[name].replay()
+            b.record()
+            b.synchronize()
+            times[name].append(a.elapsed_time(b) * 1000 / (iters * launches))
+    return {name: sorted(t) for name, t in times.items()}
+
+
 def eager_us(fn, iters=50, reps=5):
     """`iters` eager calls between two events, ranks lined up first; the median of `reps` such runs."""
     for _ in range(5):

@@ -22,24 +22,27 @@ def capture(fn, iters=1, warmup=3):
     return g
 
 
+def replays_us(g, iters, launches):
+    """Per call: graph g (of `iters` calls) replayed `launches` times back to back between two events,
+    ranks lined up first."""
+    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    torch.cuda.synchronize()
+    dist.barrier()
+    torch.cuda.synchronize()
+    a.record()
+    for _ in range(launches):
+        g.replay()
+    b.record()
+    b.synchronize()
+    return a.elapsed_time(b) * 1000 / (iters * launches)
+
+
 def graph_us(fn, iters=20, launches=20, reps=5):
     """Like nvrar_perf -n 20 -G 20: a graph of `iters` calls replayed `launches` times back to back
     between two events, ranks lined up once before; the median of `reps` such runs."""
     g = capture(fn, iters)
     g.replay()
-    times = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        torch.cuda.synchronize()
-        dist.barrier()
-        torch.cuda.synchronize()
-        a.record()
-        for _ in range(launches):
-            g.replay()
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b) * 1000 / (iters * launches))
-    return sorted(times)[reps // 2]
+    return sorted(replays_us(g, iters, launches) for _ in range(reps))[reps // 2]
 
 
 def graphs_us(fns, iters=20, launches=20, rounds=11):
@@ -53,16 +56,7 @@ def graphs_us(fns, iters=20, launches=20, rounds=11):
         g.replay()
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
-            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            torch.cuda.synchronize()
-            dist.barrier()
-            torch.cuda.synchronize()
-            a.record()
-            for _ in range(launches):
-                graphs[name].replay()
-            b.record()
-            b.synchronize()
-            times[name].append(a.elapsed_time(b) * 1000 / (iters * launches))
+            times[name].append(replays_us(graphs[name], iters, launches))
     return {name: sorted(t) for name, t in times.items()}
 
 

@@ -53,9 +53,19 @@ static inline double mp_now(void) {
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Weak: digest_corpus also runs against a baseline library from before the registry was exported
+ * (0.4.0 up to 3b96933), which has no nvrar_env_read; the variable is then read here, as strictly. */
+__attribute__((weak)) nvrar_result_t nvrar_env_read(const char *name, nvrar_env_lookup_fn lookup, void *out);
+
 /* NVRAR_SHARE_GPUS=1: ranks may share GPUs, rank r on GPU r % (GPUs visible). */
 static inline int mp_sharing(void) {
   int share = 0;
+  if (!nvrar_env_read) {
+    const char *v = getenv("NVRAR_SHARE_GPUS");
+    if (v && strcmp(v, "0") && strcmp(v, "1"))
+      fprintf(stderr, "NVRAR_SHARE_GPUS=%s is not 0 or 1; the ranks do not share GPUs\n", v);
+    return v && !strcmp(v, "1");
+  }
   if (nvrar_env_read("NVRAR_SHARE_GPUS", NULL, &share) != NVRAR_SUCCESS)
     fprintf(stderr, "%s; the ranks do not share GPUs\n", nvrar_get_last_error());
   return share;
